@@ -1,0 +1,167 @@
+"""API errors as the Kubernetes API server reports them: `metav1.Status` bodies.
+
+Clients (kopf, the `kubernetes` client, kubectl) branch on `code` and `reason`, and people
+read `message` and `details.causes`, so both follow the real server's wording.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+MISSING: Any = object()
+
+
+@dataclass
+class FieldError:
+    """One invalid field, like apimachinery's `field.Error`."""
+
+    type: str  # FieldValueInvalid, FieldValueRequired, FieldValueNotSupported, ...
+    field: str
+    value: Any = MISSING
+    detail: str = ""
+
+    def body(self) -> str:
+        if self.type == "FieldValueRequired":
+            text = "Required value"
+        elif self.type == "FieldValueForbidden":
+            text = "Forbidden"
+        elif self.type == "FieldValueTooLong":
+            text = "Too long"
+        elif self.type == "FieldValueTooMany":
+            text = "Too many"
+        elif self.type == "FieldValueDuplicate":
+            text = f"Duplicate value: {_show(self.value)}"
+        elif self.type == "FieldValueNotSupported":
+            text = f"Unsupported value: {_show(self.value)}"
+        elif self.type == "FieldValueNotFound":
+            text = f"Not found: {_show(self.value)}"
+        else:
+            text = "Invalid value"
+            if self.value is not MISSING:
+                text += f": {_show(self.value)}"
+        if self.detail:
+            text += f": {self.detail}"
+        return text
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.body()}" if self.field else self.body()
+
+    def cause(self) -> dict[str, Any]:
+        return {"reason": self.type, "message": self.body(), "field": self.field}
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return '"object"'
+    if isinstance(value, list):
+        return '"array"'
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass
+class ApiError(Exception):
+    """An error answered as a Status object with an HTTP code."""
+
+    code: int
+    reason: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def status(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+def _details(name: str, group: str, kind: str) -> dict[str, Any]:
+    details: dict[str, Any] = {"name": name, "kind": kind}
+    if group:
+        details["group"] = group
+    return details
+
+
+def _resource(plural: str, group: str) -> str:
+    return f"{plural}.{group}" if group else plural
+
+
+def not_found(plural: str, group: str, name: str) -> ApiError:
+    return ApiError(
+        404,
+        "NotFound",
+        f'{_resource(plural, group)} "{name}" not found',
+        _details(name, group, plural),
+    )
+
+
+def already_exists(plural: str, group: str, name: str) -> ApiError:
+    return ApiError(
+        409,
+        "AlreadyExists",
+        f'{_resource(plural, group)} "{name}" already exists',
+        _details(name, group, plural),
+    )
+
+
+def conflict(plural: str, group: str, name: str, why: str) -> ApiError:
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {_resource(plural, group)} "{name}": {why}',
+        _details(name, group, plural),
+    )
+
+
+def invalid(kind: str, group: str, name: str, errors: list[FieldError]) -> ApiError:
+    qualified = f"{kind}.{group}" if group else kind
+    if len(errors) == 1:
+        text = str(errors[0])
+    else:
+        text = "[" + ", ".join(str(e) for e in errors) + "]"
+    details = _details(name, group, kind)
+    details["causes"] = [e.cause() for e in errors]
+    return ApiError(422, "Invalid", f'{qualified} "{name}" is invalid: {text}', details)
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "BadRequest", message)
+
+
+def forbidden(plural: str, group: str, name: str, why: str) -> ApiError:
+    return ApiError(
+        403,
+        "Forbidden",
+        f'{_resource(plural, group)} "{name}" is forbidden: {why}',
+        _details(name, group, plural),
+    )
+
+
+def method_not_allowed(message: str) -> ApiError:
+    return ApiError(405, "MethodNotAllowed", message)
+
+
+def unsupported_media_type(message: str) -> ApiError:
+    return ApiError(415, "UnsupportedMediaType", message)
+
+
+def gone(message: str) -> ApiError:
+    return ApiError(410, "Expired", message)

@@ -1,0 +1,494 @@
+"""The HTTP face of the emulator: Kubernetes REST paths, discovery, OpenAPI, watch streams.
+
+`DevCluster` runs it in-process (an async context manager giving the URL), and
+`landlord devcluster` serves it until interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import yaml
+from aiohttp import web
+
+from . import errors
+from .errors import ApiError
+from .openapi import digest, group_version_key, v2_document, v3_document
+from .resources import SCHEMA_VERSION, ResourceType
+from .selectors import make_filter
+from .store import Cluster, decode_continue, encode_continue
+from .tables import to_table
+
+PATCH_TYPES = {
+    "application/json-patch+json": "json",
+    "application/merge-patch+json": "merge",
+    "application/strategic-merge-patch+json": "strategic",
+    "application/apply-patch+yaml": "apply",
+}
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=json.dumps(data, separators=(",", ":")).encode(),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def _error(exc: ApiError) -> web.Response:
+    return _json(exc.status(), exc.code)
+
+
+def _wants_table(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    first = accept.split(",")[0]
+    return "as=Table" in first
+
+
+def _manager(request: web.Request) -> str:
+    explicit = request.query.get("fieldManager")
+    if explicit:
+        if len(explicit) > 128:
+            raise errors.bad_request("fieldManager: Too long: may not be more than 128 bytes")
+        return explicit
+    agent = request.headers.get("User-Agent", "unknown")
+    return agent.split("/")[0][:128] or "unknown"
+
+
+class Api:
+    """Routes requests to the Cluster; keeps request counters for tests and benchmarks."""
+
+    def __init__(self, cluster: Cluster, bookmark_interval: float = 60.0) -> None:
+        self.cluster = cluster
+        self.bookmark_interval = bookmark_interval
+        self.requests: Counter[str] = Counter()
+        self._openapi_cache: dict[tuple[str, int], dict[str, Any]] = {}
+
+    # -- entry --------------------------------------------------------------------------------
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        parts = [p for p in request.path.split("/") if p]
+        verb = request.method
+        self.requests[verb] += 1
+        if verb in WRITE_METHODS:
+            self.requests["writes"] += 1
+        try:
+            if not parts:
+                return _json({"paths": sorted({"/api", "/apis", "/version", "/openapi/v2", "/openapi/v3"})})
+            if parts[0] in ("healthz", "readyz", "livez"):
+                return web.Response(text="ok")
+            if parts == ["version"]:
+                return _json(self._version())
+            if parts[0] == "openapi":
+                return self._openapi(parts[1:], request)
+            if parts[0] == "api":
+                if len(parts) == 1:
+                    return _json({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+                        {"clientCIDR": "0.0.0.0/0", "serverAddress": request.host}]})
+                if len(parts) == 2:
+                    return self._resource_list("", parts[1])
+                return await self._resource(request, "", parts[1], parts[2:])
+            if parts[0] == "apis":
+                if len(parts) == 1:
+                    return _json(self._group_list())
+                if len(parts) == 2:
+                    group = self._group(parts[1])
+                    if group is None:
+                        raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+                    return _json(group)
+                if len(parts) == 3:
+                    return self._resource_list(parts[1], parts[2])
+                return await self._resource(request, parts[1], parts[2], parts[3:])
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        except ApiError as exc:
+            return _error(exc)
+
+    # -- discovery ----------------------------------------------------------------------------
+    def _version(self) -> dict[str, Any]:
+        major, minor, _ = SCHEMA_VERSION.split(".")
+        return {
+            "major": major,
+            "minor": minor,
+            "gitVersion": f"v{SCHEMA_VERSION}-landlord-devcluster",
+            "gitCommit": "0000000000000000000000000000000000000000",
+            "gitTreeState": "clean",
+            "buildDate": "2026-01-01T00:00:00Z",
+            "goVersion": "python",
+            "compiler": "python",
+            "platform": "linux/amd64",
+        }
+
+    def _group(self, group: str) -> dict[str, Any] | None:
+        versions = self.cluster.groups().get(group)
+        if not versions or not group:
+            return None
+        entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+        return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": entries,
+                "preferredVersion": entries[0]}
+
+    def _group_list(self) -> dict[str, Any]:
+        groups = [self._group(g) for g in self.cluster.groups() if g]
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [g for g in groups if g]}
+
+    def _resource_list(self, group: str, version: str) -> web.Response:
+        types = [rt for (g, v, _), rt in self.cluster.types.items() if g == group and v == version]
+        if not types:
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        resources: list[dict[str, Any]] = []
+        for rt in types:
+            entry: dict[str, Any] = {
+                "name": rt.plural,
+                "singularName": rt.singular,
+                "namespaced": rt.namespaced,
+                "kind": rt.kind,
+                "verbs": list(rt.verbs),
+            }
+            if rt.short_names:
+                entry["shortNames"] = rt.short_names
+            if rt.categories:
+                entry["categories"] = rt.categories
+            resources.append(entry)
+            if rt.has_status:
+                resources.append({"name": f"{rt.plural}/status", "singularName": "", "namespaced": rt.namespaced,
+                                  "kind": rt.kind, "verbs": ["get", "patch", "update"]})
+            if rt.kind == "Namespace":
+                resources.append({"name": "namespaces/finalize", "singularName": "", "namespaced": False,
+                                  "kind": "Namespace", "verbs": ["update"]})
+        group_version = f"{group}/{version}" if group else version
+        return _json({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
+                      "resources": resources})
+
+    # -- openapi ------------------------------------------------------------------------------
+    def _openapi_doc(self, key: str) -> dict[str, Any]:
+        cache_key = (key, self.cluster.changes)
+        if cache_key not in self._openapi_cache:
+            types = list(self.cluster.types.values())
+            if key == "v2":
+                self._openapi_cache[cache_key] = v2_document(types)
+            else:
+                self._openapi_cache[cache_key] = v3_document([t for t in types if group_version_key(t) == key])
+        return self._openapi_cache[cache_key]
+
+    def _openapi(self, parts: list[str], request: web.Request) -> web.Response:
+        if parts == ["v2"]:
+            accept = request.headers.get("Accept", "")
+            if "protobuf" in accept and "json" not in accept:
+                raise errors.ApiError(406, "NotAcceptable", "only application/json is served for /openapi/v2")
+            return _json(self._openapi_doc("v2"))
+        if parts and parts[0] == "v3":
+            if len(parts) == 1:
+                keys = sorted({group_version_key(t) for t in self.cluster.types.values()})
+                paths = {k: {"serverRelativeURL": f"/openapi/v3/{k}?hash={digest(self._openapi_doc(k))}"} for k in keys}
+                return _json({"paths": paths})
+            key = "/".join(parts[1:])
+            if not any(group_version_key(t) == key for t in self.cluster.types.values()):
+                raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+            return _json(self._openapi_doc(key), headers={"Cache-Control": "no-cache, private"})
+        raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+
+    # -- resources ----------------------------------------------------------------------------
+    async def _resource(self, request: web.Request, group: str, version: str, rest: list[str]) -> web.StreamResponse:
+        namespace: str | None = None
+        if len(rest) >= 3 and rest[0] == "namespaces" and not (len(rest) == 3 and rest[2] in ("status", "finalize")):
+            namespace = rest[1]
+            rest = rest[2:]
+        plural = rest[0]
+        name = rest[1] if len(rest) > 1 else None
+        subresource = rest[2] if len(rest) > 2 else ""
+        if len(rest) > 3:
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        try:
+            rt = self.cluster.find(group, plural, version)
+        except ApiError:
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource") from None
+        if namespace is not None and not rt.namespaced:
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        if subresource and not (subresource == "status" and rt.has_status) and not (
+                subresource == "finalize" and rt.kind == "Namespace"):
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        if rt.namespaced and name is not None and namespace is None:
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        method = request.method
+        query = request.query
+        dry_run = query.get("dryRun") == "All"
+        field_validation = query.get("fieldValidation", "Warn")
+        if field_validation not in ("Ignore", "Warn", "Strict"):
+            raise errors.bad_request(f"fieldValidation: invalid value {field_validation!r}: "
+                                     "must be one of Ignore, Warn, Strict")
+        if name is None:
+            if method == "GET":
+                if query.get("watch") in ("true", "1"):
+                    return await self._watch(request, rt, namespace)
+                return self._list(request, rt, namespace)
+            if method == "POST":
+                body = await self._body(request)
+                result = self.cluster.create(rt, namespace, body, _manager(request), field_validation, dry_run)
+                return self._written(result.obj, result.warnings, 201)
+            if method == "DELETE":
+                return await self._delete_collection(request, rt, namespace, dry_run)
+            raise errors.method_not_allowed(f"the server does not allow this method on the requested resource")
+        if method == "GET":
+            obj = self.cluster.get(rt, namespace, name)
+            if _wants_table(request):
+                return _json(to_table(rt, [obj], obj["metadata"]["resourceVersion"], query.get("includeObject", "Metadata")))
+            return _json(obj)
+        if method == "PUT":
+            body = await self._body(request)
+            if subresource == "finalize":
+                return _json(self._finalize_namespace(rt, name, body))
+            result = self.cluster.update(rt, namespace, name, body, _manager(request), subresource, field_validation,
+                                         dry_run)
+            return self._written(result.obj, result.warnings, 201 if result.created else 200)
+        if method == "PATCH":
+            content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+            patch_type = PATCH_TYPES.get(content_type)
+            if patch_type is None:
+                raise errors.unsupported_media_type(
+                    f"the body of the request was in an unknown format - accepted media types include: "
+                    f"{', '.join(PATCH_TYPES)}")
+            raw = await request.read()
+            try:
+                patch = yaml.safe_load(raw) if patch_type == "apply" else json.loads(raw or b"null")
+            except (ValueError, yaml.YAMLError) as exc:
+                raise errors.bad_request(f"error decoding patch: {exc}") from exc
+            manager = query.get("fieldManager", "") if patch_type == "apply" else _manager(request)
+            force = query.get("force") in ("true", "1")
+            if force and patch_type != "apply":
+                raise errors.bad_request("force: Forbidden: may not be specified for non-apply patch")
+            existed = self.cluster._store(rt).get(self.cluster._key(rt, namespace, name)) is not None
+            result = self.cluster.patch(rt, namespace, name, patch_type, patch, manager, subresource, force,
+                                        field_validation, dry_run)
+            return self._written(result.obj, result.warnings, 201 if not existed and result.created else 200)
+        if method == "DELETE":
+            options = await self._delete_options(request)
+            obj = self.cluster.delete(rt, namespace, name, options, dry_run)
+            return _json(obj)
+        raise errors.method_not_allowed("the server does not allow this method on the requested resource")
+
+    def _finalize_namespace(self, rt: ResourceType, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        current = self.cluster.get(rt, None, name)
+        wanted = (body.get("spec") or {}).get("finalizers") or []
+        store = self.cluster._store(rt)
+        key = ("", name)
+        stored = store[key]
+        if wanted != stored.get("spec", {}).get("finalizers"):
+            stored["spec"] = {**stored.get("spec", {}), "finalizers": wanted}
+            stored["metadata"]["resourceVersion"] = self.cluster._next_rv()
+            self.cluster._emit(rt, "MODIFIED", stored, current)
+            if stored["metadata"].get("deletionTimestamp"):
+                self.cluster.pending.add((rt.group_resource, key))
+                self.cluster.wakeup.set()
+        return self.cluster.present(rt, stored)
+
+    def _written(self, obj: dict[str, Any], warnings: list[str], status: int) -> web.Response:
+        headers = {}
+        if warnings:
+            headers["Warning"] = ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in warnings)
+        return _json(obj, status, headers)
+
+    async def _body(self, request: web.Request) -> Any:
+        raw = await request.read()
+        content_type = request.headers.get("Content-Type", "application/json")
+        try:
+            if "yaml" in content_type:
+                return yaml.safe_load(raw)
+            return json.loads(raw or b"null")
+        except (ValueError, yaml.YAMLError) as exc:
+            raise errors.bad_request(f"the body of the request could not be decoded: {exc}") from exc
+
+    async def _delete_options(self, request: web.Request) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if request.can_read_body:
+            body = await self._body(request)
+            if isinstance(body, dict):
+                options.update(body)
+        if "propagationPolicy" in request.query:
+            options["propagationPolicy"] = request.query["propagationPolicy"]
+        if request.query.get("orphanDependents") in ("true", "false"):
+            options["orphanDependents"] = request.query["orphanDependents"] == "true"
+        return options
+
+    def _filter(self, request: web.Request, rt: ResourceType) -> Callable[[dict[str, Any]], bool]:
+        return make_filter(request.query.get("labelSelector"), request.query.get("fieldSelector"),
+                           rt.field_selectors, rt.kind)
+
+    def _list(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.Response:
+        items, resource_version = self.cluster.list(rt, namespace, self._filter(request, rt))
+        continue_token = ""
+        start = request.query.get("continue")
+        if start:
+            after = decode_continue(start)
+            items = [i for i in items if (i["metadata"].get("namespace", ""), i["metadata"]["name"]) > after]
+        limit = int(request.query.get("limit", "0") or 0)
+        if limit and len(items) > limit:
+            items = items[:limit]
+            last = items[-1]["metadata"]
+            continue_token = encode_continue(last.get("namespace", ""), last["name"])
+        if _wants_table(request):
+            return _json(to_table(rt, items, resource_version, request.query.get("includeObject", "Metadata"),
+                                  continue_token))
+        if rt.builtin:
+            for item in items:
+                item.pop("apiVersion", None)
+                item.pop("kind", None)
+        metadata: dict[str, Any] = {"resourceVersion": resource_version}
+        if continue_token:
+            metadata["continue"] = continue_token
+        return _json({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": metadata, "items": items})
+
+    async def _delete_collection(self, request: web.Request, rt: ResourceType, namespace: str | None,
+                                 dry_run: bool) -> web.Response:
+        options = await self._delete_options(request)
+        items, resource_version = self.cluster.list(rt, namespace, self._filter(request, rt))
+        deleted = []
+        for item in items:
+            try:
+                deleted.append(self.cluster.delete(rt, item["metadata"].get("namespace"), item["metadata"]["name"],
+                                                   options, dry_run))
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+        return _json({"kind": rt.list_kind, "apiVersion": rt.api_version,
+                      "metadata": {"resourceVersion": str(self.cluster.rv)}, "items": deleted})
+
+    async def _watch(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.StreamResponse:
+        matches = self._filter(request, rt)
+        timeout = float(request.query.get("timeoutSeconds", "0") or 0)
+        bookmarks = request.query.get("allowWatchBookmarks") in ("true", "1")
+        table = _wants_table(request)
+        include_object = request.query.get("includeObject", "Metadata")
+        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
+                                                           "Transfer-Encoding": "chunked"})
+        await response.prepare(request)
+        try:
+            watcher = self.cluster.subscribe(rt, namespace, matches, request.query.get("resourceVersion"))
+        except ApiError as exc:
+            await response.write(json.dumps({"type": "ERROR", "object": exc.status()}).encode() + b"\n")
+            return response
+        deadline = time.monotonic() + timeout if timeout else None
+        next_bookmark = time.monotonic() + self.bookmark_interval
+        try:
+            while True:
+                now = time.monotonic()
+                waits = [next_bookmark - now if bookmarks else 3600.0]
+                if deadline is not None:
+                    waits.append(deadline - now)
+                wait = max(min(waits), 0)
+                try:
+                    item = await asyncio.wait_for(watcher.queue.get(), timeout=wait) if wait > 0 else None
+                except TimeoutError:
+                    item = None
+                if item is None:
+                    now = time.monotonic()
+                    expired = deadline is not None and now >= deadline
+                    if bookmarks and (now >= next_bookmark or expired):
+                        await self._send_bookmark(response, rt)
+                        next_bookmark = now + self.bookmark_interval
+                    if expired:
+                        break
+                    continue
+                kind, obj = item
+                shown = self.cluster.present(rt, obj)
+                if table:
+                    payload: Any = to_table(rt, [shown], shown["metadata"]["resourceVersion"], include_object)
+                else:
+                    payload = shown
+                await response.write(json.dumps({"type": kind, "object": payload}, separators=(",", ":")).encode()
+                                     + b"\n")
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.cluster.unsubscribe(watcher)
+        return response
+
+    async def _send_bookmark(self, response: web.StreamResponse, rt: ResourceType) -> None:
+        bookmark = {"type": "BOOKMARK", "object": {"kind": rt.kind, "apiVersion": rt.api_version,
+                                                   "metadata": {"resourceVersion": str(self.cluster.rv),
+                                                                "annotations": {"k8s.io/initial-events-end": "true"}}}}
+        await response.write(json.dumps(bookmark).encode() + b"\n")
+
+
+class DevCluster:
+    """The emulator in-process: `async with DevCluster() as cluster: cluster.url`."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, history: int = 100_000,
+                 bookmark_interval: float = 60.0) -> None:
+        self.host = host
+        self.port = port
+        self.history = history
+        self.bookmark_interval = bookmark_interval
+        self.cluster: Cluster
+        self.api: Api
+        self._runner: web.AppRunner | None = None
+        self._controllers: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def __aenter__(self) -> DevCluster:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        self.cluster = Cluster(history=self.history)
+        self.api = Api(self.cluster, self.bookmark_interval)
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self.api.handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        if server is not None and getattr(server, "sockets", None):
+            self.port = server.sockets[0].getsockname()[1]
+        self._controllers = asyncio.create_task(self.cluster.run_controllers())
+
+    async def stop(self) -> None:
+        if self._controllers is not None:
+            self._controllers.cancel()
+            try:
+                await self._controllers
+            except asyncio.CancelledError:
+                pass
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def kubeconfig(self, context: str = "landlord-dev") -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "users": [{"name": context, "user": {"token": "landlord-dev"}}],
+            "contexts": [{"name": context, "context": {"cluster": context, "user": context, "namespace": "default"}}],
+            "current-context": context,
+            "preferences": {},
+        }
+
+    def write_kubeconfig(self, path: str | Path) -> Path:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(yaml.safe_dump(self.kubeconfig(), sort_keys=False))
+        target.chmod(0o600)
+        return target
+
+
+def object_path(rt: ResourceType, namespace: str | None, name: str | None = None) -> str:
+    base = "/api/v1" if not rt.group else f"/apis/{rt.group}/{rt.version}"
+    if rt.namespaced and namespace:
+        base += f"/namespaces/{quote(namespace)}"
+    base += f"/{rt.plural}"
+    if name:
+        base += f"/{quote(name)}"
+    return base
