@@ -268,6 +268,16 @@ def _covers(owned: set[Path], path: Path) -> bool:
     return any(path[:i] in owned for i in range(1, len(path) + 1))
 
 
+def _target(path: Path) -> Path:
+    return path[:-1] if path[-1] == "." else path
+
+
+def _is_key_field(path: Path) -> bool:
+    if len(path) < 2 or not path[-2].startswith("k:") or not path[-1].startswith("f:"):
+        return False
+    return path[-1][2:] in json.loads(path[-2][2:])
+
+
 def record_update(
     model: FieldModel,
     old: dict[str, Any] | None,
@@ -364,11 +374,19 @@ def apply(
     other_owned: set[Path] = set()
     for entry in others:
         other_owned |= _owned(entry)
-    for path in sorted(previously - applied, key=len, reverse=True):
-        prefix = path[:-1] if path[-1] == "." else path
-        still_owned = any(p[: len(prefix)] == prefix for p in other_owned | applied)
-        if not still_owned:
-            model.remove(merged, path)
+    owned_now = other_owned | applied
+    doomed = [
+        path
+        for path in previously - applied
+        if not any(p[: len(_target(path))] == _target(path) for p in owned_now)
+    ]
+    dropped_elements = {path[:-1] for path in doomed if path[-1] == "."}
+    for path in sorted(doomed, key=lambda p: (len(p), p[-1] != "."), reverse=False):
+        if path[-1] != "." and any(path[: len(e)] == e for e in dropped_elements):
+            continue  # the whole element goes
+        if _is_key_field(path):
+            continue  # an element's keys stay while the element stays
+        model.remove(merged, path)
     entry = {
         "manager": manager,
         "operation": "Apply",

@@ -134,9 +134,12 @@ def _paths(rt: ResourceType, ref_prefix: str) -> dict[str, Any]:
     ok_list = {"200": {"description": "OK", "content": {
         "application/json": {"schema": {"$ref": ref_prefix + rt.definition_name + "List"}}}}}
     body = {"content": {"*/*": {"schema": {"$ref": ref_prefix + rt.definition_name}}}, "required": True}
-    patch_body = {"content": {t: {"schema": {"type": "object"}} for t in (
-        "application/json-patch+json", "application/merge-patch+json",
-        "application/strategic-merge-patch+json", "application/apply-patch+yaml")}, "required": True}
+    # kubectl computes a strategic merge patch only when the PATCH operation accepts one, as for
+    # built-in kinds; custom resources get JSON merge patches.
+    patch_types = ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]
+    if rt.builtin:
+        patch_types.append("application/strategic-merge-patch+json")
+    patch_body = {"content": {t: {"schema": {"type": "object"}} for t in patch_types}, "required": True}
 
     def op(action: str, verb_id: str, responses: dict[str, Any], params: list[dict[str, Any]] | None = None,
            request: dict[str, Any] | None = None) -> dict[str, Any]:

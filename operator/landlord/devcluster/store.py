@@ -54,7 +54,7 @@ class WatchEvent:
     old: dict[str, Any] | None
 
 
-@dataclass
+@dataclass(eq=False)
 class Watcher:
     group_resource: GroupResource
     namespace: str | None
@@ -544,6 +544,9 @@ class Cluster:
             config.pop("status", None)
         merged = apply(model, live, config, manager, force, rt.api_version, subresource)
         managed = merged["metadata"].get("managedFields")
+        merged["metadata"]["name"] = name
+        if rt.namespaced:
+            merged["metadata"]["namespace"] = namespace
         if current is None:
             merged["metadata"] = {k: v for k, v in merged["metadata"].items() if k not in _SYSTEM_METADATA}
             merged["metadata"].pop("managedFields", None)

@@ -1,0 +1,79 @@
+"""Label and field selectors: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/
+and https://kubernetes.io/docs/concepts/overview/working-with-objects/field-selectors/"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import Http
+
+CMS = "/api/v1/namespaces/default/configmaps"
+
+
+@pytest.fixture
+async def labelled(http: Http) -> None:
+    for name, labels in {
+        "a": {"env": "prod", "tier": "web"},
+        "b": {"env": "dev", "tier": "web"},
+        "c": {"env": "qa"},
+        "d": {},
+    }.items():
+        status, _ = await http.post(CMS, {"metadata": {"name": name, "labels": labels}})
+        assert status == 201
+
+
+async def names(http: Http, path: str = CMS, **params: str) -> list[str]:
+    status, body = await http.get(path, **params)
+    assert status == 200, body
+    return [i["metadata"]["name"] for i in body["items"]]
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("env=prod", ["a"]),
+        ("env==prod", ["a"]),
+        ("env!=prod", ["b", "c", "d"]),
+        ("env in (prod,dev)", ["a", "b"]),
+        ("env notin (prod, dev)", ["c", "d"]),
+        ("tier", ["a", "b"]),
+        ("!tier", ["c", "d"]),
+        ("tier=web,env=dev", ["b"]),
+        ("tier,env notin (dev)", ["a"]),
+    ],
+)
+async def test_label_selectors(http: Http, labelled: None, selector: str, expected: list[str]) -> None:
+    assert await names(http, labelSelector=selector) == expected
+
+
+async def test_bad_label_selector_is_400(http: Http) -> None:
+    status, body = await http.get(CMS, labelSelector="env in prod")
+    assert status == 400 and body["reason"] == "BadRequest"
+
+
+async def test_field_selectors(http: Http, labelled: None) -> None:
+    await http.post("/api/v1/namespaces", {"metadata": {"name": "other"}})
+    await http.post("/api/v1/namespaces/other/configmaps", {"metadata": {"name": "a"}})
+    assert await names(http, "/api/v1/configmaps", fieldSelector="metadata.name=a") == ["a", "a"]
+    assert await names(http, "/api/v1/configmaps", fieldSelector="metadata.namespace=other") == ["a"]
+    assert await names(http, "/api/v1/configmaps", fieldSelector="metadata.name=a,metadata.namespace!=other") == ["a"]
+    status, body = await http.get(CMS, fieldSelector="data.x=1")
+    assert status == 400 and "field label not supported" in body["message"]
+
+
+async def test_event_field_selectors(http: Http) -> None:
+    """kubectl describe finds events by involvedObject fields."""
+    for name, kind in (("e1", "Tenant"), ("e2", "Plan")):
+        await http.post("/api/v1/namespaces/default/events", {
+            "metadata": {"name": name}, "involvedObject": {"kind": kind, "name": "acme", "namespace": ""},
+            "reason": "Test", "message": "m", "type": "Normal"})
+    found = await names(http, "/api/v1/events", fieldSelector="involvedObject.kind=Tenant,involvedObject.name=acme")
+    assert found == ["e1"]
+
+
+async def test_limit_and_continue(http: Http, labelled: None) -> None:
+    status, page = await http.get(CMS, limit=3)
+    assert [i["metadata"]["name"] for i in page["items"]] == ["a", "b", "c"]
+    token = page["metadata"]["continue"]
+    status, rest = await http.get(CMS, limit=3, **{"continue": token})
+    assert [i["metadata"]["name"] for i in rest["items"]] == ["d"] and "continue" not in rest["metadata"]
