@@ -30,6 +30,12 @@ def _devcluster(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from .runner import run
+
+    return run(standalone=args.standalone, liveness=args.liveness, namespaces=args.namespace or [])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="landlord", description="GitOps tenant provisioner for Kubernetes.")
     parser.add_argument("--version", action="version", version=f"landlord {__version__}")
@@ -41,9 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     dev.add_argument("--port", type=int, default=6443, help="port to listen on (default: 6443; 0 picks a free one)")
-    dev.add_argument("--kubeconfig", default=".landlord/kubeconfig",
-                     help="where to write the kubeconfig (default: .landlord/kubeconfig)")
+    dev.add_argument(
+        "--kubeconfig",
+        default=".landlord/kubeconfig",
+        help="where to write the kubeconfig (default: .landlord/kubeconfig)",
+    )
     dev.set_defaults(func=_devcluster)
+    run = commands.add_parser(
+        "run",
+        help="run the operator against the current kubeconfig's cluster",
+        description="Run the Landlord operator (kopf) against the cluster of the current kubeconfig "
+        "or the in-cluster service account.",
+    )
+    run.add_argument("--standalone", action="store_true", help="no kopf peering (only one operator may run)")
+    run.add_argument("--liveness", default="http://0.0.0.0:8080/healthz", help="liveness endpoint URL")
+    run.add_argument("--namespace", action="append", help="limit to these namespaces (default: cluster-wide)")
+    run.set_defaults(func=_run)
     return parser
 
 

@@ -36,8 +36,7 @@ def parse_quantity(text: str | int | float) -> Decimal:
     match = _PATTERN.match(text)
     if not match:
         raise ValueError(
-            f"quantities must match the regular expression "
-            f"'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {text!r}"
+            f"quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {text!r}"
         )
     try:
         number = Decimal(match["number"])

@@ -65,12 +65,17 @@ async def test_dynamic_client_discovers_crds(kubeconfig: Path) -> None:
         crds.create(body=load_yaml("widgets-crd.yaml"))
         dyn.resources.invalidate_cache()
         widgets = dyn.resources.get(api_version="example.dev/v1", kind="Widget")
-        widgets.create(namespace="default", body={"apiVersion": "example.dev/v1", "kind": "Widget",
-                                                  "metadata": {"name": "d"}, "spec": {"size": 4}})
+        widgets.create(
+            namespace="default",
+            body={"apiVersion": "example.dev/v1", "kind": "Widget", "metadata": {"name": "d"}, "spec": {"size": 4}},
+        )
         got = widgets.get(name="d", namespace="default")
-        widgets.server_side_apply(namespace="default", field_manager="dyn", body={
-            "apiVersion": "example.dev/v1", "kind": "Widget", "metadata": {"name": "d"}, "spec": {"size": 6}},
-            force_conflicts=True)
+        widgets.server_side_apply(
+            namespace="default",
+            field_manager="dyn",
+            body={"apiVersion": "example.dev/v1", "kind": "Widget", "metadata": {"name": "d"}, "spec": {"size": 6}},
+            force_conflicts=True,
+        )
         after = widgets.get(name="d", namespace="default")
         return {"size": got.spec.size, "color": got.spec.color, "after": after.spec.size}
 

@@ -69,6 +69,7 @@ async def test_trivial_kopf_operator(devcluster: DevCluster, http: Http) -> None
 
         await eventually(gone)
         assert seen == ["create:w", "update:w:4", "delete:w"]
+
         # kopf reported through Events, and they are listable like on a real cluster.
         async def reported() -> list[str]:
             _, events = await http.get("/api/v1/events", fieldSelector="involvedObject.name=w")

@@ -122,7 +122,9 @@ async def test_crd_deletion_removes_its_objects(http: Http) -> None:
     await install_widgets(http)
     await http.post(WIDGETS, widget("w"))
     await http.delete("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.dev")
-    await eventually(lambda: missing(http, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.dev"))
+    await eventually(
+        lambda: missing(http, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.dev")
+    )
     await install_widgets(http)
     _, listing = await http.get(WIDGETS)
     assert listing["items"] == []

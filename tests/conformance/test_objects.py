@@ -8,6 +8,7 @@ devel/sig-architecture/api-conventions.md (metadata, generation, Status response
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from tests.helpers import Http, load_yaml
 
@@ -16,12 +17,19 @@ WIDGETS = "/apis/example.dev/v1/namespaces/default/widgets"
 
 
 async def install_widgets(http: Http) -> None:
-    status, _ = await http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", load_yaml("widgets-crd.yaml"))
+    status, _ = await http.post(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", load_yaml("widgets-crd.yaml")
+    )
     assert status == 201
 
 
-def widget(name: str, size: int = 1, **spec: object) -> dict[str, object]:
-    return {"apiVersion": "example.dev/v1", "kind": "Widget", "metadata": {"name": name}, "spec": {"size": size, **spec}}
+def widget(name: str, size: int = 1, **spec: object) -> dict[str, Any]:
+    return {
+        "apiVersion": "example.dev/v1",
+        "kind": "Widget",
+        "metadata": {"name": name},
+        "spec": {"size": size, **spec},
+    }
 
 
 async def test_create_sets_uid_timestamp_and_resource_version(http: Http) -> None:

@@ -65,13 +65,13 @@ async def test_table_uses_printer_columns(http: Http) -> None:
 
 
 async def test_table_for_builtin_kinds(http: Http) -> None:
-    status, table = await http.request("GET", "/api/v1/namespaces", headers={"Accept": TABLE})
+    _, table = await http.request("GET", "/api/v1/namespaces", headers={"Accept": TABLE})
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Status", "Age"]
-    assert ["default", "Active"] == table["rows"][0]["cells"][:2]
-    status, single = await http.request("GET", "/api/v1/namespaces/default", headers={"Accept": TABLE})
+    assert table["rows"][0]["cells"][:2] == ["default", "Active"]
+    _status, single = await http.request("GET", "/api/v1/namespaces/default", headers={"Accept": TABLE})
     assert single["kind"] == "Table" and len(single["rows"]) == 1
 
 
 async def test_plain_json_without_table_accept(http: Http) -> None:
-    status, listing = await http.get("/api/v1/namespaces")
+    _status, listing = await http.get("/api/v1/namespaces")
     assert listing["kind"] == "NamespaceList"

@@ -64,16 +64,23 @@ async def test_field_selectors(http: Http, labelled: None) -> None:
 async def test_event_field_selectors(http: Http) -> None:
     """kubectl describe finds events by involvedObject fields."""
     for name, kind in (("e1", "Tenant"), ("e2", "Plan")):
-        await http.post("/api/v1/namespaces/default/events", {
-            "metadata": {"name": name}, "involvedObject": {"kind": kind, "name": "acme", "namespace": ""},
-            "reason": "Test", "message": "m", "type": "Normal"})
+        await http.post(
+            "/api/v1/namespaces/default/events",
+            {
+                "metadata": {"name": name},
+                "involvedObject": {"kind": kind, "name": "acme", "namespace": ""},
+                "reason": "Test",
+                "message": "m",
+                "type": "Normal",
+            },
+        )
     found = await names(http, "/api/v1/events", fieldSelector="involvedObject.kind=Tenant,involvedObject.name=acme")
     assert found == ["e1"]
 
 
 async def test_limit_and_continue(http: Http, labelled: None) -> None:
-    status, page = await http.get(CMS, limit=3)
+    _, page = await http.get(CMS, limit=3)
     assert [i["metadata"]["name"] for i in page["items"]] == ["a", "b", "c"]
     token = page["metadata"]["continue"]
-    status, rest = await http.get(CMS, limit=3, **{"continue": token})
+    _status, rest = await http.get(CMS, limit=3, **{"continue": token})
     assert [i["metadata"]["name"] for i in rest["items"]] == ["d"] and "continue" not in rest["metadata"]

@@ -30,13 +30,17 @@ async def causes(http: Http, body: dict[str, Any], path: str = WIDGETS) -> list[
 async def test_types(http: Http) -> None:
     found = await causes(http, widget("w", size="big"))  # type: ignore[arg-type]
     assert found == [
-        ("spec.size", "FieldValueInvalid", 'Invalid value: "string": spec.size in body must be of type integer: "string"')
+        (
+            "spec.size",
+            "FieldValueInvalid",
+            'Invalid value: "string": spec.size in body must be of type integer: "string"',
+        )
     ]
 
 
 async def test_required(http: Http) -> None:
     body = widget("w")
-    del body["spec"]["size"]  # type: ignore[attr-defined]
+    del body["spec"]["size"]
     assert await causes(http, body) == [("spec.size", "FieldValueRequired", "Required value")]
 
 
@@ -59,7 +63,9 @@ async def test_date_time_format(http: Http) -> None:
 
 async def test_quantity_rule(http: Http) -> None:
     found = await causes(http, widget("w", memory="lots"))
-    assert found == [("spec.memory", "FieldValueInvalid", 'Invalid value: "string": memory must be a quantity such as 512Mi')]
+    assert found == [
+        ("spec.memory", "FieldValueInvalid", 'Invalid value: "string": memory must be a quantity such as 512Mi')
+    ]
     status, _ = await http.post(WIDGETS, widget("ok", memory="1.5Gi"))
     assert status == 201
 
@@ -143,5 +149,7 @@ async def test_builtin_unknown_fields(http: Http) -> None:
 
 
 async def test_labels_are_validated(http: Http) -> None:
-    found = await causes(http, {"metadata": {"name": "c", "labels": {"bad key!": "v"}}}, "/api/v1/namespaces/default/configmaps")
+    found = await causes(
+        http, {"metadata": {"name": "c", "labels": {"bad key!": "v"}}}, "/api/v1/namespaces/default/configmaps"
+    )
     assert found[0][0] == "metadata.labels"

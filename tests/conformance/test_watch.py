@@ -33,7 +33,9 @@ async def test_watch_from_resource_version_sends_only_later_events(http: Http) -
     async with http.watch(CMS, resourceVersion=since) as stream:
         events = await stream.collect(2)
         assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "new"), ("DELETED", "old")]
-        assert int(events[1]["object"]["metadata"]["resourceVersion"]) > int(events[0]["object"]["metadata"]["resourceVersion"])
+        assert int(events[1]["object"]["metadata"]["resourceVersion"]) > int(
+            events[0]["object"]["metadata"]["resourceVersion"]
+        )
 
 
 async def test_watch_with_selector_turns_label_changes_into_added_and_deleted(http: Http) -> None:

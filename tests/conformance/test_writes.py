@@ -6,6 +6,8 @@ https://kubernetes.io/docs/reference/using-api/server-side-apply/
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.conformance.test_objects import WIDGETS, install_widgets, widget
 from tests.helpers import Http
 
@@ -13,7 +15,7 @@ CMS = "/api/v1/namespaces/default/configmaps"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
 
 
-def deployment(name: str, containers: list[dict[str, object]], replicas: int = 1) -> dict[str, object]:
+def deployment(name: str, containers: list[dict[str, object]], replicas: int = 1) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -44,14 +46,16 @@ async def test_json_patch_with_test_operation(http: Http) -> None:
         {"op": "remove", "path": "/metadata/finalizers/0"},
     ]
     status, obj = await http.patch(f"{CMS}/j", ops, kind="json")
-    assert status == 200 and "finalizers" not in obj["metadata"] or obj["metadata"]["finalizers"] == []
+    assert (status == 200 and "finalizers" not in obj["metadata"]) or obj["metadata"]["finalizers"] == []
     status, body = await http.patch(f"{CMS}/j", ops, kind="json")
     assert status == 422 and body["kind"] == "Status"
 
 
 async def test_strategic_merge_patch_merges_containers_by_name(http: Http) -> None:
     """Strategic merge patch uses patchMergeKey: containers merge by name, $patch: delete removes."""
-    await http.post(DEPLOYMENTS, deployment("web", [{"name": "app", "image": "app:1"}, {"name": "side", "image": "s:1"}]))
+    await http.post(
+        DEPLOYMENTS, deployment("web", [{"name": "app", "image": "app:1"}, {"name": "side", "image": "s:1"}])
+    )
     patch = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "app:2"}]}}}}
     status, obj = await http.patch(f"{DEPLOYMENTS}/web", patch, kind="strategic")
     assert status == 200
@@ -75,7 +79,7 @@ async def test_strategic_merge_patch_refused_for_custom_resources(http: Http) ->
 
 async def test_apply_creates_and_records_manager(http: Http) -> None:
     """Apply creates a missing object; managedFields records the manager with operation Apply."""
-    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"a": "1"}}
+    cm: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"a": "1"}}
     status, obj = await http.patch(f"{CMS}/ssa", cm, kind="apply", fieldManager="alice")
     assert status == 201
     entries = obj["metadata"]["managedFields"]
@@ -86,14 +90,18 @@ async def test_apply_creates_and_records_manager(http: Http) -> None:
 
 
 async def test_apply_requires_field_manager(http: Http) -> None:
-    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"a": "1"}}
+    cm: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"a": "1"}}
     status, _ = await http.patch(f"{CMS}/ssa", cm, kind="apply")
     assert status == 400
 
 
 async def test_apply_removes_fields_the_manager_stopped_applying(http: Http) -> None:
-    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa", "labels": {"x": "1"}},
-          "data": {"a": "1", "b": "2"}}
+    cm: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "ssa", "labels": {"x": "1"}},
+        "data": {"a": "1", "b": "2"},
+    }
     await http.patch(f"{CMS}/ssa", cm, kind="apply", fieldManager="alice")
     cm["data"] = {"a": "1"}
     cm["metadata"]["labels"] = {}
@@ -123,8 +131,9 @@ async def test_apply_conflict_with_another_manager_unless_forced(http: Http) -> 
     # Same value: shared ownership, no conflict.
     status, _ = await http.patch(f"{CMS}/ssa", {**base, "data": {"a": "1"}}, kind="apply", fieldManager="bob")
     assert status == 200
-    status, obj = await http.patch(f"{CMS}/ssa", {**base, "data": {"a": "2"}}, kind="apply", fieldManager="bob",
-                                   force=True)
+    status, obj = await http.patch(
+        f"{CMS}/ssa", {**base, "data": {"a": "2"}}, kind="apply", fieldManager="bob", force=True
+    )
     assert status == 200 and obj["data"]["a"] == "2"
     owners = {e["manager"]: e["fieldsV1"] for e in obj["metadata"]["managedFields"]}
     assert "alice" not in owners and owners["bob"] == {"f:data": {"f:a": {}}}
@@ -133,7 +142,7 @@ async def test_apply_conflict_with_another_manager_unless_forced(http: Http) -> 
 async def test_apply_conflicts_with_update_managers(http: Http) -> None:
     """Fields set by a plain update belong to its manager; apply over them conflicts."""
     await http.post(CMS, {"metadata": {"name": "u"}, "data": {"a": "1"}}, fieldManager="editor")
-    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "u"}, "data": {"a": "2"}}
+    cm: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "u"}, "data": {"a": "2"}}
     status, body = await http.patch(f"{CMS}/u", cm, kind="apply", fieldManager="landlord")
     assert status == 409 and 'conflict with "editor"' in body["message"]
 
@@ -142,8 +151,12 @@ async def test_apply_merges_associative_lists_by_key(http: Http) -> None:
     """Containers are a map-list keyed by name: two appliers can own different containers."""
     one = deployment("d", [{"name": "a", "image": "a:1"}])
     await http.patch(f"{DEPLOYMENTS}/d", one, kind="apply", fieldManager="alice")
-    two = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
-           "spec": {"template": {"spec": {"containers": [{"name": "b", "image": "b:1"}]}}}}
+    two: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {"template": {"spec": {"containers": [{"name": "b", "image": "b:1"}]}}},
+    }
     status, obj = await http.patch(f"{DEPLOYMENTS}/d", two, kind="apply", fieldManager="bob")
     assert status == 200, obj
     assert sorted(c["name"] for c in obj["spec"]["template"]["spec"]["containers"]) == ["a", "b"]
@@ -188,7 +201,7 @@ async def test_delete_collection_by_label(http: Http) -> None:
 
 
 async def test_dry_run_writes_nothing(http: Http) -> None:
-    status, obj = await http.post(CMS, {"metadata": {"name": "dry"}}, dryRun="All")
+    status, _obj = await http.post(CMS, {"metadata": {"name": "dry"}}, dryRun="All")
     assert status == 201
     status, _ = await http.get(f"{CMS}/dry")
     assert status == 404

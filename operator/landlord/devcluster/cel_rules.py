@@ -8,6 +8,7 @@ provided (string helpers, `isQuantity`, `isURL`); quantity arithmetic is not.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -45,7 +46,7 @@ def _substring(text: str, start: int, end: int | None = None) -> str:
 
 
 def _is_sorted(items: list[Any]) -> bool:
-    return all(a <= b for a, b in zip(items, items[1:], strict=False))
+    return all(a <= b for a, b in itertools.pairwise(items))
 
 
 FUNCTIONS: dict[str, Any] = {
@@ -88,7 +89,9 @@ def evaluate_rules(rules: list[dict[str, Any]], value: Any, old: Any = MISSING) 
         try:
             program, uses_old = _compile(expression)
         except (ValueError, RuntimeError, TypeError) as exc:
-            failures.append(RuleFailure(f"compilation failed: {exc}", rule.get("reason", ""), rule.get("fieldPath", "")))
+            failures.append(
+                RuleFailure(f"compilation failed: {exc}", rule.get("reason", ""), rule.get("fieldPath", ""))
+            )
             continue
         if uses_old and old is MISSING:
             continue

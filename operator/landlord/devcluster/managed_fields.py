@@ -63,20 +63,22 @@ class FieldModel:
         meta = self._child(root, "metadata")
         if meta.get("properties"):
             return meta
-        return self.walker.resolve(
-            {"$ref": "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
-        )[0] if self.walker.defs else {
-            "properties": {
-                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
-                "finalizers": {"type": "array", "x-kubernetes-list-type": "set"},
-                "ownerReferences": {
-                    "type": "array",
-                    "x-kubernetes-list-type": "map",
-                    "x-kubernetes-list-map-keys": ["uid"],
-                },
+        return (
+            self.walker.resolve({"$ref": "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"})[0]
+            if self.walker.defs
+            else {
+                "properties": {
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "finalizers": {"type": "array", "x-kubernetes-list-type": "set"},
+                    "ownerReferences": {
+                        "type": "array",
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["uid"],
+                    },
+                }
             }
-        }
+        )
 
     # -- field sets ---------------------------------------------------------------------
     def fields(self, obj: dict[str, Any]) -> set[Path]:
@@ -163,9 +165,7 @@ class FieldModel:
             wanted = json.loads(path[-2][2:])
             if isinstance(container, list):
                 container[:] = [
-                    e
-                    for e in container
-                    if not (isinstance(e, dict) and all(e.get(k) == v for k, v in wanted.items()))
+                    e for e in container if not (isinstance(e, dict) and all(e.get(k) == v for k, v in wanted.items()))
                 ]
             return
         if last.startswith("f:") and isinstance(parent, dict):
@@ -299,7 +299,11 @@ def record_update(
     mine: set[Path] = set()
     for entry in entries:
         owned = _owned(entry) - removed
-        if entry.get("manager") == manager and entry.get("operation") == "Update" and entry.get("subresource", "") == subresource:
+        if (
+            entry.get("manager") == manager
+            and entry.get("operation") == "Update"
+            and entry.get("subresource", "") == subresource
+        ):
             mine |= owned
             continue
         owned -= changed
@@ -331,7 +335,11 @@ def apply(
     subresource: str = "",
 ) -> dict[str, Any]:
     """Server-side apply of `config` by `manager`; returns the new object (managedFields set)."""
-    live = copy.deepcopy(live) if live else {"apiVersion": config.get("apiVersion"), "kind": config.get("kind"), "metadata": {}}
+    live = (
+        copy.deepcopy(live)
+        if live
+        else {"apiVersion": config.get("apiVersion"), "kind": config.get("kind"), "metadata": {}}
+    )
     entries = _entries(live)
     applied = model.fields(config)
     conflicts: list[tuple[str, Path]] = []
@@ -345,24 +353,28 @@ def apply(
             if _covers(owned, path) and model.get(config, path) != model.get(live, path):
                 conflicts.append((entry.get("manager", ""), path))
     if conflicts and not force:
-        messages = [
-            f'conflict with "{who}"' + f": {_path_text(path)}" for who, path in conflicts
-        ]
+        messages = [f'conflict with "{who}"' + f": {_path_text(path)}" for who, path in conflicts]
         noun = "conflict" if len(conflicts) == 1 else "conflicts"
         raise ApiError(
             409,
             "Conflict",
             f"Apply failed with {len(conflicts)} {noun}: " + "\n".join(messages),
-            {"causes": [
-                {"reason": "FieldManagerConflict", "message": f'conflict with "{who}"', "field": _path_text(path)}
-                for who, path in conflicts
-            ]},
+            {
+                "causes": [
+                    {"reason": "FieldManagerConflict", "message": f'conflict with "{who}"', "field": _path_text(path)}
+                    for who, path in conflicts
+                ]
+            },
         )
     previously: set[Path] = set()
     others: list[dict[str, Any]] = []
     taken = {path for _, path in conflicts}
     for entry in entries:
-        if entry.get("manager") == manager and entry.get("operation") == "Apply" and entry.get("subresource", "") == subresource:
+        if (
+            entry.get("manager") == manager
+            and entry.get("operation") == "Apply"
+            and entry.get("subresource", "") == subresource
+        ):
             previously = _owned(entry)
             continue
         owned = _owned(entry)
@@ -376,9 +388,7 @@ def apply(
         other_owned |= _owned(entry)
     owned_now = other_owned | applied
     doomed = [
-        path
-        for path in previously - applied
-        if not any(p[: len(_target(path))] == _target(path) for p in owned_now)
+        path for path in previously - applied if not any(p[: len(_target(path))] == _target(path) for p in owned_now)
     ]
     dropped_elements = {path[:-1] for path in doomed if path[-1] == "."}
     for path in sorted(doomed, key=lambda p: (len(p), p[-1] != "."), reverse=False):
@@ -398,4 +408,5 @@ def apply(
     if subresource:
         entry["subresource"] = subresource
     merged.setdefault("metadata", {})["managedFields"] = [*others, entry] if applied else others
-    return merged
+    result: dict[str, Any] = merged
+    return result

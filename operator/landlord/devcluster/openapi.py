@@ -78,8 +78,11 @@ def _closure(names: set[str]) -> set[str]:
 def _builtin_schema(name: str, ref_prefix: str) -> dict[str, Any]:
     defs = builtin_definitions()
     if name == _QUANTITY:
-        return {"type": "string", "format": "quantity",
-                "description": "Quantity is a fixed-point representation of a number, e.g. 500m, 8Gi."}
+        return {
+            "type": "string",
+            "format": "quantity",
+            "description": "Quantity is a fixed-point representation of a number, e.g. 500m, 8Gi.",
+        }
     if name == _INT_OR_STRING:
         return {"type": "string", "format": "int-or-string", "x-kubernetes-int-or-string": True}
     converted: dict[str, Any] = _convert(defs[name], ref_prefix)
@@ -89,12 +92,21 @@ def _builtin_schema(name: str, ref_prefix: str) -> dict[str, Any]:
 def custom_schema(rt: ResourceType, ref_prefix: str) -> dict[str, Any]:
     schema = copy.deepcopy(rt.schema or {})
     props = schema.setdefault("properties", {})
-    props.setdefault("apiVersion", {"type": "string", "description": "APIVersion defines the versioned schema of this "
-                                                                     "representation of an object."})
-    props.setdefault("kind", {"type": "string", "description": "Kind is a string value representing the REST "
-                                                               "resource this object represents."})
-    props["metadata"] = {"allOf": [{"$ref": ref_prefix + OBJECT_META}],
-                         "description": "Standard object's metadata."}
+    props.setdefault(
+        "apiVersion",
+        {
+            "type": "string",
+            "description": "APIVersion defines the versioned schema of this representation of an object.",
+        },
+    )
+    props.setdefault(
+        "kind",
+        {
+            "type": "string",
+            "description": "Kind is a string value representing the REST resource this object represents.",
+        },
+    )
+    props["metadata"] = {"allOf": [{"$ref": ref_prefix + OBJECT_META}], "description": "Standard object's metadata."}
     schema["x-kubernetes-group-version-kind"] = [{"group": rt.group, "version": rt.version, "kind": rt.kind}]
     schema.setdefault("type", "object")
     return schema
@@ -130,9 +142,18 @@ def _paths(rt: ResourceType, ref_prefix: str) -> dict[str, Any]:
     base = "/api/v1" if not rt.group else f"/apis/{rt.group}/{rt.version}"
     scope = f"{base}/namespaces/{{namespace}}/{rt.plural}" if rt.namespaced else f"{base}/{rt.plural}"
     gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
-    ok = {"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": ref_prefix + rt.definition_name}}}}}
-    ok_list = {"200": {"description": "OK", "content": {
-        "application/json": {"schema": {"$ref": ref_prefix + rt.definition_name + "List"}}}}}
+    ok = {
+        "200": {
+            "description": "OK",
+            "content": {"application/json": {"schema": {"$ref": ref_prefix + rt.definition_name}}},
+        }
+    }
+    ok_list = {
+        "200": {
+            "description": "OK",
+            "content": {"application/json": {"schema": {"$ref": ref_prefix + rt.definition_name + "List"}}},
+        }
+    }
     body = {"content": {"*/*": {"schema": {"$ref": ref_prefix + rt.definition_name}}}, "required": True}
     # kubectl computes a strategic merge patch only when the PATCH operation accepts one, as for
     # built-in kinds; custom resources get JSON merge patches.
@@ -141,8 +162,13 @@ def _paths(rt: ResourceType, ref_prefix: str) -> dict[str, Any]:
         patch_types.append("application/strategic-merge-patch+json")
     patch_body = {"content": {t: {"schema": {"type": "object"}} for t in patch_types}, "required": True}
 
-    def op(action: str, verb_id: str, responses: dict[str, Any], params: list[dict[str, Any]] | None = None,
-           request: dict[str, Any] | None = None) -> dict[str, Any]:
+    def op(
+        action: str,
+        verb_id: str,
+        responses: dict[str, Any],
+        params: list[dict[str, Any]] | None = None,
+        request: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         operation: dict[str, Any] = {
             "operationId": f"{verb_id}{rt.kind}",
             "responses": responses,
@@ -156,9 +182,16 @@ def _paths(rt: ResourceType, ref_prefix: str) -> dict[str, Any]:
 
     paths: dict[str, Any] = {
         scope: {
-            "get": op("list", "list", ok_list, [_param("labelSelector", "Label selector."),
-                                              _param("fieldSelector", "Field selector."),
-                                              _param("watch", "Watch for changes.")]),
+            "get": op(
+                "list",
+                "list",
+                ok_list,
+                [
+                    _param("labelSelector", "Label selector."),
+                    _param("fieldSelector", "Field selector."),
+                    _param("watch", "Watch for changes."),
+                ],
+            ),
             "post": op("post", "create", ok, _WRITE_PARAMS, body),
             "delete": op("deletecollection", "deleteCollection", ok_list),
         },

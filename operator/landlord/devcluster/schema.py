@@ -28,9 +28,7 @@ _OPAQUE_REFS = {
     "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON",
     "io.k8s.apimachinery.pkg.runtime.RawExtension",
 }
-_DATE_TIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _IPV4 = re.compile(r"^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$")
 _HOSTNAME = re.compile(
@@ -116,8 +114,7 @@ class Walker:
                     "FieldValueInvalid",
                     path,
                     value,
-                    "quantities must match the regular expression "
-                    "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+                    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
                 )
             )
             return value
@@ -135,16 +132,12 @@ class Walker:
         where = path or "body"
         if "enum" in schema and value not in schema["enum"]:
             supported = ", ".join(_quote(v) for v in schema["enum"])
-            out.errors.append(
-                FieldError("FieldValueNotSupported", path, value, f"supported values: {supported}")
-            )
+            out.errors.append(FieldError("FieldValueNotSupported", path, value, f"supported values: {supported}"))
         if isinstance(value, str):
             pattern = schema.get("pattern")
             if pattern and not re.search(pattern, value):
                 out.errors.append(
-                    FieldError(
-                        "FieldValueInvalid", path, value, f"{where} in body should match '{pattern}'"
-                    )
+                    FieldError("FieldValueInvalid", path, value, f"{where} in body should match '{pattern}'")
                 )
             if "maxLength" in schema and len(value) > schema["maxLength"]:
                 out.errors.append(
@@ -192,9 +185,7 @@ class Walker:
         if isinstance(value, list):
             if "maxItems" in schema and len(value) > schema["maxItems"]:
                 out.errors.append(
-                    FieldError(
-                        "FieldValueTooMany", path, detail=f"must have at most {schema['maxItems']} items"
-                    )
+                    FieldError("FieldValueTooMany", path, detail=f"must have at most {schema['maxItems']} items")
                 )
             if "minItems" in schema and len(value) < schema["minItems"]:
                 out.errors.append(
@@ -253,17 +244,13 @@ class Walker:
                 continue
             resolved, _ = self.resolve(sub_schema)
             if "default" in resolved:
-                stored[key] = self._node(
-                    copy.deepcopy(resolved["default"]), sub_schema, join(path, key), MISSING, out
-                )
+                stored[key] = self._node(copy.deepcopy(resolved["default"]), sub_schema, join(path, key), MISSING, out)
         for key in schema.get("required", []):
             if key not in stored:
                 out.errors.append(FieldError("FieldValueRequired", join(path, key)))
         return stored
 
-    def _array(
-        self, value: list[Any], schema: dict[str, Any], path: str, old: Any, out: WalkResult
-    ) -> list[Any]:
+    def _array(self, value: list[Any], schema: dict[str, Any], path: str, old: Any, out: WalkResult) -> list[Any]:
         items = schema.get("items")
         list_type = schema.get("x-kubernetes-list-type")
         keys: list[str] = schema.get("x-kubernetes-list-map-keys") or []
@@ -302,7 +289,9 @@ class Walker:
         old: Any,
         out: WalkResult,
     ) -> None:
-        failures: list[RuleFailure] = evaluate_rules(rules, _cel_value(value, schema, self), _cel_old(old, schema, self))
+        failures: list[RuleFailure] = evaluate_rules(
+            rules, _cel_value(value, schema, self), _cel_old(old, schema, self)
+        )
         for failure in failures:
             where = path
             if failure.field_path:

@@ -49,7 +49,7 @@ def parse_label_selector(text: str) -> list[Requirement]:
     while rest:
         match = _TERM.match(rest)
         if not match or match.end() == 0:
-            raise bad_request(f'unable to parse requirement: found \'{rest}\', expected: identifier')
+            raise bad_request(f"unable to parse requirement: found '{rest}', expected: identifier")
         if match["not"]:
             requirements.append(Requirement(match["absent"], "!"))
         elif match["op"]:
@@ -70,10 +70,10 @@ def parse_field_selector(text: str, allowed: Iterable[str], kind: str) -> list[R
     for term in filter(None, (t.strip() for t in text.split(","))):
         match = re.match(r"^([^=!]+?)\s*(==|!=|=)\s*(.*)$", term)
         if not match:
-            raise bad_request(f'invalid selector: \'{text}\'; can\'t understand \'{term}\'')
+            raise bad_request(f"invalid selector: '{text}'; can't understand '{term}'")
         key, op, value = match.groups()
         if key not in allowed:
-            raise bad_request(f'field label not supported: {key}')
+            raise bad_request(f"field label not supported: {key}")
         requirements.append(Requirement(key, "!=" if op == "!=" else "=", (value,)))
     return requirements
 

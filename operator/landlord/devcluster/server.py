@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import Counter
@@ -91,8 +92,13 @@ class Api:
                 return self._openapi(parts[1:], request)
             if parts[0] == "api":
                 if len(parts) == 1:
-                    return _json({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
-                        {"clientCIDR": "0.0.0.0/0", "serverAddress": request.host}]})
+                    return _json(
+                        {
+                            "kind": "APIVersions",
+                            "versions": ["v1"],
+                            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": request.host}],
+                        }
+                    )
                 if len(parts) == 2:
                     return self._resource_list("", parts[1])
                 return await self._resource(request, "", parts[1], parts[2:])
@@ -131,8 +137,13 @@ class Api:
         if not versions or not group:
             return None
         entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
-        return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": entries,
-                "preferredVersion": entries[0]}
+        return {
+            "kind": "APIGroup",
+            "apiVersion": "v1",
+            "name": group,
+            "versions": entries,
+            "preferredVersion": entries[0],
+        }
 
     def _group_list(self) -> dict[str, Any]:
         groups = [self._group(g) for g in self.cluster.groups() if g]
@@ -157,14 +168,29 @@ class Api:
                 entry["categories"] = rt.categories
             resources.append(entry)
             if rt.has_status:
-                resources.append({"name": f"{rt.plural}/status", "singularName": "", "namespaced": rt.namespaced,
-                                  "kind": rt.kind, "verbs": ["get", "patch", "update"]})
+                resources.append(
+                    {
+                        "name": f"{rt.plural}/status",
+                        "singularName": "",
+                        "namespaced": rt.namespaced,
+                        "kind": rt.kind,
+                        "verbs": ["get", "patch", "update"],
+                    }
+                )
             if rt.kind == "Namespace":
-                resources.append({"name": "namespaces/finalize", "singularName": "", "namespaced": False,
-                                  "kind": "Namespace", "verbs": ["update"]})
+                resources.append(
+                    {
+                        "name": "namespaces/finalize",
+                        "singularName": "",
+                        "namespaced": False,
+                        "kind": "Namespace",
+                        "verbs": ["update"],
+                    }
+                )
         group_version = f"{group}/{version}" if group else version
-        return _json({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
-                      "resources": resources})
+        return _json(
+            {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
+        )
 
     # -- openapi ------------------------------------------------------------------------------
     def _openapi_doc(self, key: str) -> dict[str, Any]:
@@ -211,8 +237,11 @@ class Api:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource") from None
         if namespace is not None and not rt.namespaced:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
-        if subresource and not (subresource == "status" and rt.has_status) and not (
-                subresource == "finalize" and rt.kind == "Namespace"):
+        if (
+            subresource
+            and not (subresource == "status" and rt.has_status)
+            and not (subresource == "finalize" and rt.kind == "Namespace")
+        ):
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
         if rt.namespaced and name is not None and namespace is None:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -221,8 +250,9 @@ class Api:
         dry_run = query.get("dryRun") == "All"
         field_validation = query.get("fieldValidation", "Warn")
         if field_validation not in ("Ignore", "Warn", "Strict"):
-            raise errors.bad_request(f"fieldValidation: invalid value {field_validation!r}: "
-                                     "must be one of Ignore, Warn, Strict")
+            raise errors.bad_request(
+                f"fieldValidation: invalid value {field_validation!r}: must be one of Ignore, Warn, Strict"
+            )
         if name is None:
             if method == "GET":
                 if query.get("watch") in ("true", "1"):
@@ -234,18 +264,21 @@ class Api:
                 return self._written(result.obj, result.warnings, 201)
             if method == "DELETE":
                 return await self._delete_collection(request, rt, namespace, dry_run)
-            raise errors.method_not_allowed(f"the server does not allow this method on the requested resource")
+            raise errors.method_not_allowed("the server does not allow this method on the requested resource")
         if method == "GET":
             obj = self.cluster.get(rt, namespace, name)
             if _wants_table(request):
-                return _json(to_table(rt, [obj], obj["metadata"]["resourceVersion"], query.get("includeObject", "Metadata")))
+                return _json(
+                    to_table(rt, [obj], obj["metadata"]["resourceVersion"], query.get("includeObject", "Metadata"))
+                )
             return _json(obj)
         if method == "PUT":
             body = await self._body(request)
             if subresource == "finalize":
                 return _json(self._finalize_namespace(rt, name, body))
-            result = self.cluster.update(rt, namespace, name, body, _manager(request), subresource, field_validation,
-                                         dry_run)
+            result = self.cluster.update(
+                rt, namespace, name, body, _manager(request), subresource, field_validation, dry_run
+            )
             return self._written(result.obj, result.warnings, 201 if result.created else 200)
         if method == "PATCH":
             content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
@@ -253,7 +286,8 @@ class Api:
             if patch_type is None:
                 raise errors.unsupported_media_type(
                     f"the body of the request was in an unknown format - accepted media types include: "
-                    f"{', '.join(PATCH_TYPES)}")
+                    f"{', '.join(PATCH_TYPES)}"
+                )
             raw = await request.read()
             try:
                 patch = yaml.safe_load(raw) if patch_type == "apply" else json.loads(raw or b"null")
@@ -264,8 +298,9 @@ class Api:
             if force and patch_type != "apply":
                 raise errors.bad_request("force: Forbidden: may not be specified for non-apply patch")
             existed = self.cluster._store(rt).get(self.cluster._key(rt, namespace, name)) is not None
-            result = self.cluster.patch(rt, namespace, name, patch_type, patch, manager, subresource, force,
-                                        field_validation, dry_run)
+            result = self.cluster.patch(
+                rt, namespace, name, patch_type, patch, manager, subresource, force, field_validation, dry_run
+            )
             return self._written(result.obj, result.warnings, 201 if not existed and result.created else 200)
         if method == "DELETE":
             options = await self._delete_options(request)
@@ -317,11 +352,12 @@ class Api:
         return options
 
     def _filter(self, request: web.Request, rt: ResourceType) -> Callable[[dict[str, Any]], bool]:
-        return make_filter(request.query.get("labelSelector"), request.query.get("fieldSelector"),
-                           rt.field_selectors, rt.kind)
+        return make_filter(
+            request.query.get("labelSelector"), request.query.get("fieldSelector"), rt.field_selectors, rt.kind
+        )
 
     def _list(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.Response:
-        items, resource_version = self.cluster.list(rt, namespace, self._filter(request, rt))
+        items, resource_version = self.cluster.list_objects(rt, namespace, self._filter(request, rt))
         continue_token = ""
         start = request.query.get("continue")
         if start:
@@ -333,8 +369,9 @@ class Api:
             last = items[-1]["metadata"]
             continue_token = encode_continue(last.get("namespace", ""), last["name"])
         if _wants_table(request):
-            return _json(to_table(rt, items, resource_version, request.query.get("includeObject", "Metadata"),
-                                  continue_token))
+            return _json(
+                to_table(rt, items, resource_version, request.query.get("includeObject", "Metadata"), continue_token)
+            )
         if rt.builtin:
             for item in items:
                 item.pop("apiVersion", None)
@@ -344,20 +381,30 @@ class Api:
             metadata["continue"] = continue_token
         return _json({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": metadata, "items": items})
 
-    async def _delete_collection(self, request: web.Request, rt: ResourceType, namespace: str | None,
-                                 dry_run: bool) -> web.Response:
+    async def _delete_collection(
+        self, request: web.Request, rt: ResourceType, namespace: str | None, dry_run: bool
+    ) -> web.Response:
         options = await self._delete_options(request)
-        items, resource_version = self.cluster.list(rt, namespace, self._filter(request, rt))
+        items, _resource_version = self.cluster.list_objects(rt, namespace, self._filter(request, rt))
         deleted = []
         for item in items:
             try:
-                deleted.append(self.cluster.delete(rt, item["metadata"].get("namespace"), item["metadata"]["name"],
-                                                   options, dry_run))
+                deleted.append(
+                    self.cluster.delete(
+                        rt, item["metadata"].get("namespace"), item["metadata"]["name"], options, dry_run
+                    )
+                )
             except ApiError as exc:
                 if exc.code != 404:
                     raise
-        return _json({"kind": rt.list_kind, "apiVersion": rt.api_version,
-                      "metadata": {"resourceVersion": str(self.cluster.rv)}, "items": deleted})
+        return _json(
+            {
+                "kind": rt.list_kind,
+                "apiVersion": rt.api_version,
+                "metadata": {"resourceVersion": str(self.cluster.rv)},
+                "items": deleted,
+            }
+        )
 
     async def _watch(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.StreamResponse:
         matches = self._filter(request, rt)
@@ -365,8 +412,9 @@ class Api:
         bookmarks = request.query.get("allowWatchBookmarks") in ("true", "1")
         table = _wants_table(request)
         include_object = request.query.get("includeObject", "Metadata")
-        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
-                                                           "Transfer-Encoding": "chunked"})
+        response = web.StreamResponse(
+            status=200, headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+        )
         await response.prepare(request)
         try:
             watcher = self.cluster.subscribe(rt, namespace, matches, request.query.get("resourceVersion"))
@@ -401,8 +449,9 @@ class Api:
                     payload: Any = to_table(rt, [shown], shown["metadata"]["resourceVersion"], include_object)
                 else:
                     payload = shown
-                await response.write(json.dumps({"type": kind, "object": payload}, separators=(",", ":")).encode()
-                                     + b"\n")
+                await response.write(
+                    json.dumps({"type": kind, "object": payload}, separators=(",", ":")).encode() + b"\n"
+                )
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -410,17 +459,26 @@ class Api:
         return response
 
     async def _send_bookmark(self, response: web.StreamResponse, rt: ResourceType) -> None:
-        bookmark = {"type": "BOOKMARK", "object": {"kind": rt.kind, "apiVersion": rt.api_version,
-                                                   "metadata": {"resourceVersion": str(self.cluster.rv),
-                                                                "annotations": {"k8s.io/initial-events-end": "true"}}}}
+        bookmark = {
+            "type": "BOOKMARK",
+            "object": {
+                "kind": rt.kind,
+                "apiVersion": rt.api_version,
+                "metadata": {
+                    "resourceVersion": str(self.cluster.rv),
+                    "annotations": {"k8s.io/initial-events-end": "true"},
+                },
+            },
+        }
         await response.write(json.dumps(bookmark).encode() + b"\n")
 
 
 class DevCluster:
     """The emulator in-process: `async with DevCluster() as cluster: cluster.url`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, history: int = 100_000,
-                 bookmark_interval: float = 60.0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, history: int = 100_000, bookmark_interval: float = 60.0
+    ) -> None:
         self.host = host
         self.port = port
         self.history = history
@@ -450,18 +508,16 @@ class DevCluster:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
-        if server is not None and getattr(server, "sockets", None):
-            self.port = server.sockets[0].getsockname()[1]
+        sockets = getattr(site._server, "sockets", None)
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
         self._controllers = asyncio.create_task(self.cluster.run_controllers())
 
     async def stop(self) -> None:
         if self._controllers is not None:
             self._controllers.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._controllers
-            except asyncio.CancelledError:
-                pass
         if self._runner is not None:
             await self._runner.cleanup()
 

@@ -36,8 +36,15 @@ _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_SYSTEM_METADATA = ("uid", "creationTimestamp", "resourceVersion", "generation", "deletionTimestamp",
-                    "deletionGracePeriodSeconds", "selfLink")
+_SYSTEM_METADATA = (
+    "uid",
+    "creationTimestamp",
+    "resourceVersion",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "selfLink",
+)
 NAMESPACE_FINALIZER = "kubernetes"
 CRD_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 FOREGROUND = "foregroundDeletion"
@@ -174,7 +181,7 @@ class Cluster:
         out["kind"] = rt.kind
         return out
 
-    def list(
+    def list_objects(
         self, rt: ResourceType, namespace: str | None, matches: Callable[[dict[str, Any]], bool]
     ) -> tuple[list[dict[str, Any]], str]:
         items = [
@@ -213,18 +220,34 @@ class Cluster:
                 else errors.MISSING
             )
             result = walker.walk(body, custom_schema, old_body)
-            stored = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": obj.get("metadata", {}),
-                      **(result.value or {})}
+            stored = {
+                "apiVersion": obj.get("apiVersion"),
+                "kind": obj.get("kind"),
+                "metadata": obj.get("metadata", {}),
+                **(result.value or {}),
+            }
             if schema.get("x-kubernetes-validations"):
                 from .cel_rules import evaluate_rules
 
-                view = {**stored, "metadata": {k: v for k, v in stored["metadata"].items() if k in ("name", "generateName")}}
+                view = {
+                    **stored,
+                    "metadata": {k: v for k, v in stored["metadata"].items() if k in ("name", "generateName")},
+                }
                 old_view = errors.MISSING
                 if old is not None:
-                    old_view = {**old, "metadata": {k: v for k, v in old["metadata"].items() if k in ("name", "generateName")}}
+                    old_view = {
+                        **old,
+                        "metadata": {k: v for k, v in old["metadata"].items() if k in ("name", "generateName")},
+                    }
                 for failure in evaluate_rules(schema["x-kubernetes-validations"], view, old_view):
-                    problems.append(FieldError(failure.reason or "FieldValueInvalid", failure.field_path.lstrip("."),
-                                               "object", failure.message))
+                    problems.append(
+                        FieldError(
+                            failure.reason or "FieldValueInvalid",
+                            failure.field_path.lstrip("."),
+                            "object",
+                            failure.message,
+                        )
+                    )
         if rt.kind == "CustomResourceDefinition":
             problems += _validate_crd(stored)
         problems += result.errors
@@ -240,51 +263,87 @@ class Cluster:
                 warnings = [f'unknown field "{u}"' for u in unknown]
         return stored, warnings
 
-    def _validate_metadata(self, rt: ResourceType, meta: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError]:
+    def _validate_metadata(
+        self, rt: ResourceType, meta: dict[str, Any], old: dict[str, Any] | None
+    ) -> list[FieldError]:
         problems: list[FieldError] = []
         name = meta.get("name", "")
         pattern = _DNS1123_LABEL if rt.kind == "Namespace" else _DNS1123_SUBDOMAIN
         limit = 63 if rt.kind == "Namespace" else 253
         if not name:
-            problems.append(FieldError("FieldValueRequired", "metadata.name", detail="name or generateName is required"))
+            problems.append(
+                FieldError("FieldValueRequired", "metadata.name", detail="name or generateName is required")
+            )
         elif rt.kind not in ("Event",) and (not pattern.match(name) or len(name) > limit):
             what = "RFC 1123 label" if rt.kind == "Namespace" else "RFC 1123 subdomain"
-            problems.append(FieldError(
-                "FieldValueInvalid", "metadata.name", name,
-                f"a lowercase {what} must consist of lower case alphanumeric characters, '-' or '.', "
-                f"and must start and end with an alphanumeric character",
-            ))
+            problems.append(
+                FieldError(
+                    "FieldValueInvalid",
+                    "metadata.name",
+                    name,
+                    f"a lowercase {what} must consist of lower case alphanumeric characters, '-' or '.', "
+                    f"and must start and end with an alphanumeric character",
+                )
+            )
         for key, value in (meta.get("labels") or {}).items():
             prefix, _, local = key.rpartition("/")
             if not _LABEL_NAME.match(local) or len(local) > 63 or (prefix and not _DNS1123_SUBDOMAIN.match(prefix)):
-                problems.append(FieldError("FieldValueInvalid", "metadata.labels", key,
-                                           "name part must consist of alphanumeric characters, '-', '_' or '.', "
-                                           "and must start and end with an alphanumeric character"))
+                problems.append(
+                    FieldError(
+                        "FieldValueInvalid",
+                        "metadata.labels",
+                        key,
+                        "name part must consist of alphanumeric characters, '-', '_' or '.', "
+                        "and must start and end with an alphanumeric character",
+                    )
+                )
             if not isinstance(value, str) or not _LABEL_VALUE.match(value) or len(value) > 63:
-                problems.append(FieldError("FieldValueInvalid", "metadata.labels", value,
-                                           "a valid label must be an empty string or consist of alphanumeric "
-                                           "characters, '-', '_' or '.', and must start and end with an "
-                                           "alphanumeric character"))
+                problems.append(
+                    FieldError(
+                        "FieldValueInvalid",
+                        "metadata.labels",
+                        value,
+                        "a valid label must be an empty string or consist of alphanumeric "
+                        "characters, '-', '_' or '.', and must start and end with an "
+                        "alphanumeric character",
+                    )
+                )
         for key, value in (meta.get("annotations") or {}).items():
             if not isinstance(value, str):
-                problems.append(FieldError("FieldValueInvalid", f"metadata.annotations[{key}]", value, "must be a string"))
+                problems.append(
+                    FieldError("FieldValueInvalid", f"metadata.annotations[{key}]", value, "must be a string")
+                )
         annotations_size = sum(len(k) + len(str(v)) for k, v in (meta.get("annotations") or {}).items())
         if annotations_size > 256 * 1024:
-            problems.append(FieldError("FieldValueTooLong", "metadata.annotations", detail="may not be more than 262144 bytes"))
+            problems.append(
+                FieldError("FieldValueTooLong", "metadata.annotations", detail="may not be more than 262144 bytes")
+            )
         finalizers = meta.get("finalizers") or []
         for index, finalizer in enumerate(finalizers):
-            if not isinstance(finalizer, str) or ("/" not in finalizer and finalizer not in (
-                    NAMESPACE_FINALIZER, FOREGROUND, ORPHAN)):
-                problems.append(FieldError("FieldValueInvalid", f"metadata.finalizers[{index}]", finalizer,
-                                           "name is neither a standard finalizer name nor is it fully qualified"))
+            if not isinstance(finalizer, str) or (
+                "/" not in finalizer and finalizer not in (NAMESPACE_FINALIZER, FOREGROUND, ORPHAN)
+            ):
+                problems.append(
+                    FieldError(
+                        "FieldValueInvalid",
+                        f"metadata.finalizers[{index}]",
+                        finalizer,
+                        "name is neither a standard finalizer name nor is it fully qualified",
+                    )
+                )
         if old is not None:
             old_meta = old.get("metadata", {})
             if old_meta.get("deletionTimestamp"):
                 added = set(finalizers) - set(old_meta.get("finalizers") or [])
                 if added:
-                    problems.append(FieldError("FieldValueForbidden", "metadata.finalizers",
-                                               detail=f"no new finalizers can be added if the object is being deleted, "
-                                                      f"found new finalizers {json.dumps(sorted(added))}"))
+                    problems.append(
+                        FieldError(
+                            "FieldValueForbidden",
+                            "metadata.finalizers",
+                            detail=f"no new finalizers can be added if the object is being deleted, "
+                            f"found new finalizers {json.dumps(sorted(added))}",
+                        )
+                    )
         for index, ref in enumerate(meta.get("ownerReferences") or []):
             for required in ("apiVersion", "kind", "name", "uid"):
                 if not ref.get(required):
@@ -312,7 +371,8 @@ class Cluster:
             body_ns = meta.get("namespace")
             if body_ns and namespace and body_ns != namespace:
                 raise errors.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request")
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             namespace = namespace or body_ns
             if not namespace:
                 raise errors.bad_request("the namespace of the object is required")
@@ -352,12 +412,17 @@ class Cluster:
         kind = obj.get("kind")
         api_version = obj.get("apiVersion")
         if kind and kind != rt.kind:
-            raise errors.bad_request(f"the API version in the data ({api_version}) does not match the expected "
-                                     f"API version ({rt.api_version})" if api_version != rt.api_version else
-                                     f"kind {kind} does not match the expected kind {rt.kind}")
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected "
+                f"API version ({rt.api_version})"
+                if api_version != rt.api_version
+                else f"kind {kind} does not match the expected kind {rt.kind}"
+            )
         if api_version and api_version != rt.api_version:
-            raise errors.bad_request(f"the API version in the data ({api_version}) does not match the expected "
-                                     f"API version ({rt.api_version})")
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected "
+                f"API version ({rt.api_version})"
+            )
         obj["kind"] = rt.kind
         obj["apiVersion"] = rt.api_version
 
@@ -366,11 +431,22 @@ class Cluster:
         if ns is None:
             raise errors.not_found("namespaces", "", namespace)
         if ns["metadata"].get("deletionTimestamp"):
-            raise ApiError(403, "Forbidden",
-                           f"unable to create new content in namespace {namespace} because it is being terminated",
-                           {"name": namespace, "kind": "namespaces", "causes": [
-                               {"reason": "NamespaceTerminating", "message": f"namespace {namespace} is being terminated",
-                                "field": "metadata.namespace"}]})
+            raise ApiError(
+                403,
+                "Forbidden",
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+                {
+                    "name": namespace,
+                    "kind": "namespaces",
+                    "causes": [
+                        {
+                            "reason": "NamespaceTerminating",
+                            "message": f"namespace {namespace} is being terminated",
+                            "field": "metadata.namespace",
+                        }
+                    ],
+                },
+            )
 
     def _prepare_create(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         if rt.kind == "Namespace":
@@ -378,19 +454,30 @@ class Cluster:
             obj["status"] = {"phase": "Active"}
         elif rt.kind == "CustomResourceDefinition":
             names = obj["spec"]["names"]
-            accepted = {**names, "singular": names.get("singular") or names["kind"].lower(),
-                        "listKind": names.get("listKind") or names["kind"] + "List"}
+            accepted = {
+                **names,
+                "singular": names.get("singular") or names["kind"].lower(),
+                "listKind": names.get("listKind") or names["kind"] + "List",
+            }
             obj["spec"]["names"] = accepted
             conflict = self._crd_conflict(obj)
             if conflict:
-                raise errors.invalid(rt.kind, rt.group, obj["metadata"]["name"],
-                                     [FieldError("FieldValueInvalid", "spec.names.plural", names["plural"], conflict)])
+                raise errors.invalid(
+                    rt.kind,
+                    rt.group,
+                    obj["metadata"]["name"],
+                    [FieldError("FieldValueInvalid", "spec.names.plural", names["plural"], conflict)],
+                )
             obj["status"] = self._crd_status(obj)
 
     def _crd_conflict(self, crd: dict[str, Any]) -> str:
         spec = crd["spec"]
         for rt in self.types.values():
-            if rt.group == spec["group"] and rt.plural == spec["names"]["plural"] and rt.crd_name != crd["metadata"]["name"]:
+            if (
+                rt.group == spec["group"]
+                and rt.plural == spec["names"]["plural"]
+                and rt.crd_name != crd["metadata"]["name"]
+            ):
                 return "the resource is already served"
         return ""
 
@@ -400,10 +487,20 @@ class Cluster:
             "acceptedNames": crd["spec"]["names"],
             "storedVersions": [v["name"] for v in crd["spec"]["versions"] if v.get("storage")],
             "conditions": [
-                {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-                 "message": "no conflicts found", "lastTransitionTime": stamp},
-                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-                 "message": "the initial names have been accepted", "lastTransitionTime": stamp},
+                {
+                    "type": "NamesAccepted",
+                    "status": "True",
+                    "reason": "NoConflicts",
+                    "message": "no conflicts found",
+                    "lastTransitionTime": stamp,
+                },
+                {
+                    "type": "Established",
+                    "status": "True",
+                    "reason": "InitialNamesAccepted",
+                    "message": "the initial names have been accepted",
+                    "lastTransitionTime": stamp,
+                },
             ],
         }
 
@@ -444,16 +541,21 @@ class Cluster:
         body = copy.deepcopy(body)
         meta = body.setdefault("metadata", {})
         if meta.get("name") and meta["name"] != name:
-            raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+            raise errors.bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+            )
         if current is None:
             if subresource:
                 raise errors.not_found(rt.plural, rt.group, name)
             return self.create(rt, namespace, body, manager, field_validation, dry_run)
         wanted_rv = meta.get("resourceVersion")
         if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
-            raise errors.conflict(rt.plural, rt.group, name,
-                                  "the object has been modified; please apply your changes to the latest version "
-                                  "and try again")
+            raise errors.conflict(
+                rt.plural,
+                rt.group,
+                name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            )
         return self._replace(rt, key, current, body, manager, subresource, field_validation, dry_run)
 
     def patch(
@@ -472,8 +574,9 @@ class Cluster:
         key = self._key(rt, namespace, name)
         current = self._store(rt).get(key)
         if patch_type == "apply":
-            return self._apply(rt, namespace, name, key, current, patch, manager, force, subresource,
-                               field_validation, dry_run)
+            return self._apply(
+                rt, namespace, name, key, current, patch, manager, force, subresource, field_validation, dry_run
+            )
         if current is None:
             raise errors.not_found(rt.plural, rt.group, name)
         base = self.present(rt, current)
@@ -487,7 +590,8 @@ class Cluster:
             if not rt.builtin:
                 raise errors.unsupported_media_type(
                     "the body of the request was in an unknown format - accepted media types include: "
-                    "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
+                    "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+                )
             patched = strategic_merge_patch(base, patch, rt.schema or {}, self._walker(rt))
         else:
             raise errors.unsupported_media_type(f"unsupported patch type {patch_type}")
@@ -496,9 +600,12 @@ class Cluster:
         patched_meta = patched.setdefault("metadata", {})
         wanted_rv = patched_meta.get("resourceVersion")
         if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
-            raise errors.conflict(rt.plural, rt.group, name,
-                                  "the object has been modified; please apply your changes to the latest version "
-                                  "and try again")
+            raise errors.conflict(
+                rt.plural,
+                rt.group,
+                name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            )
         if patched_meta.get("name", name) != name:
             raise errors.bad_request("metadata.name: Invalid value: the name of a patched object cannot change")
         return self._replace(rt, key, current, patched, manager, subresource, field_validation, dry_run)
@@ -527,7 +634,9 @@ class Cluster:
         self._check_kind(rt, config)
         meta = config.setdefault("metadata", {})
         if meta.get("name", name) != name:
-            raise errors.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
+            raise errors.bad_request(
+                f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
+            )
         meta["name"] = name
         if rt.namespaced:
             meta["namespace"] = namespace
@@ -538,8 +647,12 @@ class Cluster:
         if live is None and rt.namespaced:
             self._check_namespace(namespace or "")
         if subresource == "status":
-            config = {"apiVersion": config["apiVersion"], "kind": config["kind"], "metadata": {"name": name},
-                      "status": config.get("status", {})}
+            config = {
+                "apiVersion": config["apiVersion"],
+                "kind": config["kind"],
+                "metadata": {"name": name},
+                "status": config.get("status", {}),
+            }
         elif rt.has_status and current is not None:
             config.pop("status", None)
         merged = apply(model, live, config, manager, force, rt.api_version, subresource)
@@ -556,8 +669,9 @@ class Cluster:
                 stored["metadata"]["managedFields"] = managed
                 created.obj["metadata"]["managedFields"] = managed
             return created
-        return self._replace(rt, key, current, merged, manager, subresource, field_validation, dry_run,
-                             managed_fields=managed)
+        return self._replace(
+            rt, key, current, merged, manager, subresource, field_validation, dry_run, managed_fields=managed
+        )
 
     def _replace(
         self,
@@ -589,8 +703,15 @@ class Cluster:
                 new["status"] = copy.deepcopy(old["status"])
             else:
                 new.pop("status", None)
-        for system in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation",
-                       "namespace", "name"):
+        for system in (
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "namespace",
+            "name",
+        ):
             if system in old_meta:
                 meta[system] = old_meta[system]
             else:
@@ -601,9 +722,12 @@ class Cluster:
             new["status"] = copy.deepcopy(old.get("status", {}))
         if rt.kind == "CustomResourceDefinition":
             if new["spec"].get("group") != old["spec"].get("group"):
-                raise errors.invalid(rt.kind, rt.group, key[1], [FieldError("FieldValueInvalid", "spec.group",
-                                                                            new["spec"].get("group"),
-                                                                            "field is immutable")])
+                raise errors.invalid(
+                    rt.kind,
+                    rt.group,
+                    key[1],
+                    [FieldError("FieldValueInvalid", "spec.group", new["spec"].get("group"), "field is immutable")],
+                )
             if subresource != "status":
                 new["status"] = copy.deepcopy(old.get("status", {}))
         stored, warnings = self._validate(rt, new, old, field_validation)
@@ -611,8 +735,11 @@ class Cluster:
             names = stored["spec"]["names"]
             names.setdefault("singular", names["kind"].lower())
             names.setdefault("listKind", names["kind"] + "List")
-            stored["status"] = {**stored.get("status", {}), **self._crd_status(stored),
-                                "conditions": old.get("status", {}).get("conditions", [])}
+            stored["status"] = {
+                **stored.get("status", {}),
+                **self._crd_status(stored),
+                "conditions": old.get("status", {}).get("conditions", []),
+            }
         if managed_fields is not None:
             stored["metadata"]["managedFields"] = managed_fields
         else:
@@ -664,22 +791,42 @@ class Cluster:
             raise errors.not_found(rt.plural, rt.group, name)
         preconditions = options.get("preconditions") or {}
         if preconditions.get("uid") and preconditions["uid"] != current["metadata"]["uid"]:
-            raise errors.conflict(rt.plural, rt.group, name,
-                                  f"Precondition failed: UID in precondition: {preconditions['uid']}, "
-                                  f"UID in object meta: {current['metadata']['uid']}")
-        if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != current["metadata"][
-                "resourceVersion"]:
-            raise errors.conflict(rt.plural, rt.group, name,
-                                  "Precondition failed: ResourceVersion in precondition: "
-                                  f"{preconditions['resourceVersion']}, ResourceVersion in object meta: "
-                                  f"{current['metadata']['resourceVersion']}")
+            raise errors.conflict(
+                rt.plural,
+                rt.group,
+                name,
+                f"Precondition failed: UID in precondition: {preconditions['uid']}, "
+                f"UID in object meta: {current['metadata']['uid']}",
+            )
+        if (
+            preconditions.get("resourceVersion")
+            and preconditions["resourceVersion"] != current["metadata"]["resourceVersion"]
+        ):
+            raise errors.conflict(
+                rt.plural,
+                rt.group,
+                name,
+                "Precondition failed: ResourceVersion in precondition: "
+                f"{preconditions['resourceVersion']}, ResourceVersion in object meta: "
+                f"{current['metadata']['resourceVersion']}",
+            )
         policy = options.get("propagationPolicy")
         if policy is None and options.get("orphanDependents") is True:
             policy = "Orphan"
         if policy not in (None, "Foreground", "Background", "Orphan"):
-            raise errors.invalid("DeleteOptions", "", "", [FieldError("FieldValueNotSupported", "propagationPolicy",
-                                                                      policy, 'supported values: "Foreground", '
-                                                                              '"Background", "Orphan"')])
+            raise errors.invalid(
+                "DeleteOptions",
+                "",
+                "",
+                [
+                    FieldError(
+                        "FieldValueNotSupported",
+                        "propagationPolicy",
+                        policy,
+                        'supported values: "Foreground", "Background", "Orphan"',
+                    )
+                ],
+            )
         finalizers = list(current["metadata"].get("finalizers") or [])
         if rt.kind == "Namespace":
             finalizers_extra: list[str] = []
@@ -826,10 +973,10 @@ class Cluster:
         if ORPHAN in finalizers:
             for group_resource, child_key in list(self.dependents.get(uid, set())):
                 child_rt = self._any_type(group_resource)
-                child = self.objects.get(group_resource, {}).get(child_key)
-                if child_rt is None or child is None:
+                dependent = self.objects.get(group_resource, {}).get(child_key)
+                if child_rt is None or dependent is None:
                     continue
-                refs = [r for r in child["metadata"].get("ownerReferences") or [] if r["uid"] != uid]
+                refs = [r for r in dependent["metadata"].get("ownerReferences") or [] if r["uid"] != uid]
                 patch: dict[str, Any] = {"metadata": {"ownerReferences": refs or None}}
                 self.patch(child_rt, child_key[0] or None, child_key[1], "merge", patch, "garbage-collector")
             self._drop_finalizer(rt, key, obj, ORPHAN)
@@ -919,23 +1066,43 @@ def _validate_crd(crd: dict[str, Any]) -> list[FieldError]:
     plural = names.get("plural", "")
     expected = f"{plural}.{group}"
     if crd.get("metadata", {}).get("name") != expected:
-        problems.append(FieldError("FieldValueInvalid", "metadata.name", crd.get("metadata", {}).get("name"),
-                                   f"must be spec.names.plural+\".\"+spec.group"))
+        problems.append(
+            FieldError(
+                "FieldValueInvalid",
+                "metadata.name",
+                crd.get("metadata", {}).get("name"),
+                'must be spec.names.plural+"."+spec.group',
+            )
+        )
     if "." not in group:
-        problems.append(FieldError("FieldValueInvalid", "spec.group", group, "should be a domain with at least one dot"))
+        problems.append(
+            FieldError("FieldValueInvalid", "spec.group", group, "should be a domain with at least one dot")
+        )
     versions = spec.get("versions") or []
     if not versions:
-        problems.append(FieldError("FieldValueRequired", "spec.versions", detail="must have exactly one version marked as storage version"))
+        problems.append(
+            FieldError(
+                "FieldValueRequired", "spec.versions", detail="must have exactly one version marked as storage version"
+            )
+        )
     if sum(1 for v in versions if v.get("storage")) != 1:
-        problems.append(FieldError("FieldValueInvalid", "spec.versions", "array",
-                                   "must have exactly one version marked as storage version"))
+        problems.append(
+            FieldError(
+                "FieldValueInvalid", "spec.versions", "array", "must have exactly one version marked as storage version"
+            )
+        )
     for index, version in enumerate(versions):
         schema = (version.get("schema") or {}).get("openAPIV3Schema")
         if schema is None:
             continue
         if schema.get("type") != "object":
-            problems.append(FieldError("FieldValueRequired", f"spec.versions[{index}].schema.openAPIV3Schema.type",
-                                       detail="must not be empty at the root"))
+            problems.append(
+                FieldError(
+                    "FieldValueRequired",
+                    f"spec.versions[{index}].schema.openAPIV3Schema.type",
+                    detail="must not be empty at the root",
+                )
+            )
         for path, rule in _rules_in(schema, f"spec.versions[{index}].schema.openAPIV3Schema"):
             compile_error = check_rule(rule)
             if compile_error:

@@ -70,7 +70,9 @@ def age(timestamp: str | None) -> str:
 
 
 # -- a JSONPath subset: .a.b, [n], [*], [?(@.k=="v")] ------------------------------------------
-_TOKEN = re.compile(r"\.([A-Za-z0-9_\-$]+)|\[(\d+|\*)\]|\[\?\(@\.([A-Za-z0-9_.\-]+)\s*(==|!=)\s*[\"']?([^\"')]*)[\"']?\)\]")
+_TOKEN = re.compile(
+    r"\.([A-Za-z0-9_\-$]+)|\[(\d+|\*)\]|\[\?\(@\.([A-Za-z0-9_.\-]+)\s*(==|!=)\s*[\"']?([^\"')]*)[\"']?\)\]"
+)
 
 
 def jsonpath(obj: Any, path: str) -> list[Any]:
@@ -139,14 +141,21 @@ def _builtin_columns(kind: str) -> list[tuple[dict[str, Any], Callable[[dict[str
     def col(name: str, kind_: str = "string") -> dict[str, Any]:
         return {"name": name, "type": kind_, "format": "", "description": name, "priority": 0}
 
-    status = lambda o: o.get("status", {})  # noqa: E731
-    spec = lambda o: o.get("spec", {})  # noqa: E731
+    def status(obj: dict[str, Any]) -> dict[str, Any]:
+        return dict(obj.get("status") or {})
+
+    def spec(obj: dict[str, Any]) -> dict[str, Any]:
+        return dict(obj.get("spec") or {})
+
     if kind == "Namespace":
         return [(col("Status"), lambda o: status(o).get("phase", ""))]
     if kind in ("ConfigMap",):
         return [(col("Data", "integer"), lambda o: len(o.get("data") or {}) + len(o.get("binaryData") or {}))]
     if kind == "Secret":
-        return [(col("Type"), lambda o: o.get("type", "Opaque")), (col("Data", "integer"), lambda o: len(o.get("data") or {}))]
+        return [
+            (col("Type"), lambda o: o.get("type", "Opaque")),
+            (col("Data", "integer"), lambda o: len(o.get("data") or {})),
+        ]
     if kind in ("Deployment", "StatefulSet"):
         return [(col("Ready"), lambda o: f"{status(o).get('readyReplicas', 0)}/{spec(o).get('replicas', 1)}")]
     if kind == "Lease":
@@ -155,13 +164,25 @@ def _builtin_columns(kind: str) -> list[tuple[dict[str, Any], Callable[[dict[str
         return [
             (col("Type"), lambda o: o.get("type", "")),
             (col("Reason"), lambda o: o.get("reason", "")),
-            (col("Object"), lambda o: f"{o.get('involvedObject', {}).get('kind', '').lower()}/"
-                                      f"{o.get('involvedObject', {}).get('name', '')}"),
+            (
+                col("Object"),
+                lambda o: (
+                    f"{o.get('involvedObject', {}).get('kind', '').lower()}/"
+                    f"{o.get('involvedObject', {}).get('name', '')}"
+                ),
+            ),
             (col("Message"), lambda o: o.get("message", "")),
         ]
     if kind == "ResourceQuota":
-        return [(col("Request"), lambda o: ", ".join(f"{k}: {status(o).get('used', {}).get(k, '0')}/{v}"
-                                                     for k, v in sorted((spec(o).get("hard") or {}).items())))]
+        return [
+            (
+                col("Request"),
+                lambda o: ", ".join(
+                    f"{k}: {status(o).get('used', {}).get(k, '0')}/{v}"
+                    for k, v in sorted((spec(o).get("hard") or {}).items())
+                ),
+            )
+        ]
     if kind == "CustomResourceDefinition":
         return []
     return []
