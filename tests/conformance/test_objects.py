@@ -168,3 +168,8 @@ async def test_put_replaces_and_requires_matching_name(http: Http) -> None:
     assert status == 200 and replaced["data"] == {"c": "3"}
     status, _ = await http.put(f"{CMS}/other", {**obj, "metadata": {"name": "p"}})
     assert status == 400
+    status, _ = await http.put(f"{CMS}/absent", {"metadata": {"name": "absent"}})
+    assert status == 404  # ConfigMaps are not created by PUT
+    lease = {"metadata": {"name": "l"}, "spec": {"holderIdentity": "me"}}
+    status, _ = await http.put("/apis/coordination.k8s.io/v1/namespaces/default/leases/l", lease)
+    assert status == 201  # Leases are

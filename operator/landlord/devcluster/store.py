@@ -50,6 +50,7 @@ CRD_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+CREATE_ON_UPDATE = frozenset({"Lease", "Event", "Endpoints"})
 
 
 @dataclass
@@ -545,7 +546,8 @@ class Cluster:
                 f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
             )
         if current is None:
-            if subresource:
+            # Like the real registries: only a few kinds may be created by PUT.
+            if subresource or rt.kind not in CREATE_ON_UPDATE:
                 raise errors.not_found(rt.plural, rt.group, name)
             return self.create(rt, namespace, body, manager, field_validation, dry_run)
         wanted_rv = meta.get("resourceVersion")
