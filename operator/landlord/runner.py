@@ -1,47 +1,86 @@
 """Runs the Landlord operator (kopf) against the cluster of the current kubeconfig.
 
 kopf finds the credentials itself (in-cluster service account, `$KUBECONFIG` or
-`~/.kube/config`). The tenant handlers register on import of `landlord.handlers`.
+`~/.kube/config`); the handlers come from `landlord.handlers.build_registry`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import kopf
 
+from .config import Config
+from .handlers import OperatorState, build_registry
+
 logger = logging.getLogger(__name__)
-HANDLER_MODULES = ("landlord.handlers",)
 
 
-def load_handlers() -> list[str]:
-    """Imports the handler modules that exist; returns their names."""
-    loaded = []
-    for name in HANDLER_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        loaded.append(name)
-    return loaded
+async def operate(
+    config: Config,
+    standalone: bool = True,
+    liveness: str | None = None,
+    login: Callable[[], kopf.ConnectionInfo] | None = None,
+    stop_flag: Any = None,
+    ready_flag: Any = None,
+    state: OperatorState | None = None,
+) -> None:
+    state = state or OperatorState(config)
+    registry = build_registry(state, login)
+    await kopf.operator(
+        registry=registry,
+        clusterwide=True,
+        standalone=standalone,
+        liveness_endpoint=liveness,
+        stop_flag=stop_flag,
+        ready_flag=ready_flag,
+    )
 
 
-def run(standalone: bool, liveness: str | None, namespaces: list[str]) -> int:
-    loaded = load_handlers()
-    logger.info("starting the Landlord operator (handlers: %s)", ", ".join(loaded) or "none")
-    options: dict[str, Any] = {
-        "standalone": standalone,
-        "clusterwide": not namespaces,
-        "namespaces": namespaces,
-        "liveness_endpoint": liveness,
-    }
+def run(config: Config, standalone: bool, liveness: str | None) -> int:
+    logger.info("starting the Landlord operator")
     try:
-        asyncio.run(kopf.operator(**options))
+        asyncio.run(operate(config, standalone=standalone, liveness=liveness))
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+class OperatorThread:
+    """The operator with its own event loop in a thread (tests and the playground)."""
+
+    def __init__(self, config: Config, login: Callable[[], kopf.ConnectionInfo] | None = None) -> None:
+        self.state = OperatorState(config)
+        self.login = login
+        self.stop_flag = threading.Event()
+        self.ready_flag = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="landlord-operator", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(
+                operate(
+                    self.state.config,
+                    login=self.login,
+                    stop_flag=self.stop_flag,
+                    ready_flag=self.ready_flag,
+                    state=self.state,
+                )
+            )
+        except BaseException as exc:  # reported to whoever started the thread
+            self.error = exc
+            logger.exception("the operator stopped with an error")
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.thread.start()
+        if not self.ready_flag.wait(timeout):
+            raise RuntimeError(f"the operator did not become ready: {self.error!r}")
+
+    def stop(self, timeout: float = 60.0) -> None:
+        self.stop_flag.set()
+        self.thread.join(timeout)

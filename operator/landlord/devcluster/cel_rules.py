@@ -90,7 +90,9 @@ def evaluate_rules(rules: list[dict[str, Any]], value: Any, old: Any = MISSING) 
             program, uses_old = _compile(expression)
         except (ValueError, RuntimeError, TypeError) as exc:
             failures.append(
-                RuleFailure(f"compilation failed: {exc}", rule.get("reason", ""), rule.get("fieldPath", ""))
+                RuleFailure(
+                    f"compilation failed: {str(exc).splitlines()[0]}", rule.get("reason", ""), rule.get("fieldPath", "")
+                )
             )
             continue
         if uses_old and old is MISSING:

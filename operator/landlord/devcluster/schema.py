@@ -410,3 +410,44 @@ def _format_ok(fmt: str, value: str) -> bool:
     if fmt == "email":
         return bool(re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value))
     return True
+
+
+_RESERVED = ("apiVersion", "kind", "metadata")
+
+
+def validate_custom_resource(
+    walker: Walker, schema: dict[str, Any], obj: dict[str, Any], old: dict[str, Any] | None
+) -> tuple[WalkResult, dict[str, Any], list[FieldError]]:
+    """A custom resource against its CRD version's openAPIV3Schema, as the API server does it.
+
+    apiVersion, kind and metadata are the server's (only name and generateName are visible to
+    root CEL rules); everything else is validated, pruned and defaulted. Returns the walk
+    result, the object as it would be stored, and the errors of root-level rules.
+    """
+    body = {k: v for k, v in obj.items() if k not in _RESERVED}
+    body_schema = {k: v for k, v in schema.items() if k != "x-kubernetes-validations"}
+    body_schema["properties"] = {k: v for k, v in (schema.get("properties") or {}).items() if k not in _RESERVED}
+    old_body = {k: v for k, v in old.items() if k not in _RESERVED} if old is not None else MISSING
+    result = walker.walk(body, body_schema, old_body)
+    stored = {
+        "apiVersion": obj.get("apiVersion"),
+        "kind": obj.get("kind"),
+        "metadata": obj.get("metadata", {}),
+        **(result.value or {}),
+    }
+    problems: list[FieldError] = []
+    rules = schema.get("x-kubernetes-validations")
+    if rules:
+
+        def visible(source: dict[str, Any]) -> dict[str, Any]:
+            meta = source.get("metadata") or {}
+            return {**source, "metadata": {k: v for k, v in meta.items() if k in ("name", "generateName")}}
+
+        old_view = visible(old) if old is not None else MISSING
+        for failure in evaluate_rules(rules, visible(stored), old_view):
+            problems.append(
+                FieldError(
+                    failure.reason or "FieldValueInvalid", failure.field_path.lstrip("."), "object", failure.message
+                )
+            )
+    return result, stored, problems

@@ -27,7 +27,7 @@ from .errors import ApiError, FieldError
 from .managed_fields import FieldModel, apply, now_rfc3339, record_update
 from .patches import json_patch, merge_patch, strategic_merge_patch
 from .resources import ResourceType, builtin_definitions, builtin_types, crd_types
-from .schema import Walker
+from .schema import Walker, validate_custom_resource
 
 Key = tuple[str, str]  # (namespace, name)
 GroupResource = tuple[str, str]
@@ -209,46 +209,8 @@ class Cluster:
             result = walker.walk(obj, schema, old if old is not None else errors.MISSING)
             stored = result.value
         else:
-            body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
-            custom_schema = {k: v for k, v in schema.items() if k != "x-kubernetes-validations"}
-            props = dict(custom_schema.get("properties", {}))
-            for reserved in ("apiVersion", "kind", "metadata"):
-                props.pop(reserved, None)
-            custom_schema["properties"] = props
-            old_body = (
-                {k: v for k, v in old.items() if k not in ("apiVersion", "kind", "metadata")}
-                if old is not None
-                else errors.MISSING
-            )
-            result = walker.walk(body, custom_schema, old_body)
-            stored = {
-                "apiVersion": obj.get("apiVersion"),
-                "kind": obj.get("kind"),
-                "metadata": obj.get("metadata", {}),
-                **(result.value or {}),
-            }
-            if schema.get("x-kubernetes-validations"):
-                from .cel_rules import evaluate_rules
-
-                view = {
-                    **stored,
-                    "metadata": {k: v for k, v in stored["metadata"].items() if k in ("name", "generateName")},
-                }
-                old_view = errors.MISSING
-                if old is not None:
-                    old_view = {
-                        **old,
-                        "metadata": {k: v for k, v in old["metadata"].items() if k in ("name", "generateName")},
-                    }
-                for failure in evaluate_rules(schema["x-kubernetes-validations"], view, old_view):
-                    problems.append(
-                        FieldError(
-                            failure.reason or "FieldValueInvalid",
-                            failure.field_path.lstrip("."),
-                            "object",
-                            failure.message,
-                        )
-                    )
+            result, stored, root_problems = validate_custom_resource(walker, schema, obj, old)
+            problems += root_problems
         if rt.kind == "CustomResourceDefinition":
             problems += _validate_crd(stored)
         problems += result.errors

@@ -1,0 +1,1 @@
+"""The Landlord resources: CRD schemas, composition of entitlements, resolution against the catalogue."""

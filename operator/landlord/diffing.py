@@ -1,0 +1,66 @@
+"""Does a live object already have what we would apply? (So that a no-op makes no write.)
+
+The desired object is a partial configuration: it matches when every field it sets is present
+in the live object with the same value. Quantities compare by value ("1024Mi" == "1Gi"),
+because API servers may rewrite them in canonical form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .quantity import parse_quantity
+
+_IGNORED_META = {"labels", "annotations", "name", "namespace"}
+
+
+def _same_scalar(desired: Any, live: Any) -> bool:
+    if desired == live:
+        return True
+    if isinstance(desired, (str, int)) and isinstance(live, (str, int)) and not isinstance(desired, bool):
+        try:
+            return parse_quantity(desired) == parse_quantity(live)
+        except (ValueError, TypeError):
+            return False
+    return False
+
+
+def contains(live: Any, desired: Any) -> bool:
+    if isinstance(desired, dict):
+        if not isinstance(live, dict):
+            return False
+        return all(key in live and contains(live[key], value) for key, value in desired.items())
+    if isinstance(desired, list):
+        if not isinstance(live, list) or len(live) != len(desired):
+            return False
+        return all(contains(a, b) for a, b in zip(live, desired, strict=True))
+    return _same_scalar(desired, live)
+
+
+def up_to_date(live: dict[str, Any] | None, desired: dict[str, Any]) -> bool:
+    if live is None:
+        return False
+    body = {k: v for k, v in desired.items() if k not in ("apiVersion", "kind", "metadata")}
+    meta = desired.get("metadata", {})
+    live_meta = live.get("metadata", {})
+    for key in ("labels", "annotations"):
+        if not contains(live_meta.get(key) or {}, meta.get(key) or {}):
+            return False
+    if live_meta.get("deletionTimestamp"):
+        return False
+    # A map the desired object sets must not keep keys we used to set: compare ResourceQuota
+    # hard limits and ConfigMap data exactly.
+    for exact in (("spec", "hard"), ("data",)):
+        want = _dig(desired, exact)
+        if want is not None and set((_dig(live, exact) or {}).keys()) != set(want.keys()):
+            return False
+    return contains(live, body)
+
+
+def _dig(obj: dict[str, Any], path: tuple[str, ...]) -> Any:
+    current: Any = obj
+    for part in path:
+        if not isinstance(current, dict):
+            return None
+        current = current.get(part)
+    return current

@@ -1,0 +1,302 @@
+"""A small async Kubernetes client for the operator's own writes and reads.
+
+kopf watches; this client applies children (server-side apply, field manager `landlord`),
+patches status, adds and removes finalizers and posts Events. It logs in with the same
+credentials kopf found (`kopf.ConnectionInfo`) and counts reads and writes, which tests and
+benchmarks read (a reconcile with nothing to do must make zero writes).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import kopf
+import yaml
+
+FIELD_MANAGER = "landlord"
+
+
+@dataclass(frozen=True)
+class Kind:
+    api_version: str
+    plural: str
+    namespaced: bool
+
+    def path(self, namespace: str | None = None, name: str | None = None) -> str:
+        base = f"/api/{self.api_version}" if "/" not in self.api_version else f"/apis/{self.api_version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{quote(namespace)}"
+        base += f"/{self.plural}"
+        if name:
+            base += f"/{quote(name)}"
+        return base
+
+
+KINDS: dict[str, Kind] = {
+    "Namespace": Kind("v1", "namespaces", False),
+    "ConfigMap": Kind("v1", "configmaps", True),
+    "Secret": Kind("v1", "secrets", True),
+    "ResourceQuota": Kind("v1", "resourcequotas", True),
+    "LimitRange": Kind("v1", "limitranges", True),
+    "Event": Kind("v1", "events", True),
+    "NetworkPolicy": Kind("networking.k8s.io/v1", "networkpolicies", True),
+    "RoleBinding": Kind("rbac.authorization.k8s.io/v1", "rolebindings", True),
+    "Deployment": Kind("apps/v1", "deployments", True),
+    "StatefulSet": Kind("apps/v1", "statefulsets", True),
+    "CustomResourceDefinition": Kind("apiextensions.k8s.io/v1", "customresourcedefinitions", False),
+    "Plan": Kind("landlord.dev/v1alpha1", "plans", False),
+    "AddOn": Kind("landlord.dev/v1alpha1", "addons", False),
+    "Reseller": Kind("landlord.dev/v1alpha1", "resellers", False),
+    "Tenant": Kind("landlord.dev/v1alpha1", "tenants", False),
+}
+
+
+class KubeError(Exception):
+    """An error answered by the API server (a Status), with its code and reason."""
+
+    def __init__(self, status: int, body: Any, what: str) -> None:
+        self.status = status
+        self.body = body if isinstance(body, dict) else {"message": str(body)}
+        self.reason = self.body.get("reason", "")
+        super().__init__(f"{what}: {status} {self.reason}: {self.body.get('message', '')}")
+
+
+def kind_of(obj: dict[str, Any]) -> Kind:
+    kind = KINDS.get(obj.get("kind", ""))
+    if kind is None:
+        raise ValueError(f"unsupported kind {obj.get('kind')!r}")
+    return kind
+
+
+class KubeClient:
+    def __init__(self, info: kopf.ConnectionInfo, user_agent: str = "landlord") -> None:
+        self.server = info.server.rstrip("/")
+        self.counts: Counter[str] = Counter()
+        self._user_agent = user_agent
+        self._headers: dict[str, str] = {"User-Agent": user_agent, "Accept": "application/json"}
+        if info.token:
+            self._headers["Authorization"] = f"{info.scheme or 'Bearer'} {info.token}"
+        elif info.username and info.password:
+            basic = base64.b64encode(f"{info.username}:{info.password}".encode()).decode()
+            self._headers["Authorization"] = f"Basic {basic}"
+        self._ssl: ssl.SSLContext | bool = self._ssl_context(info)
+        self._session: aiohttp.ClientSession | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    @classmethod
+    def from_kubeconfig(cls, path: str | Path, user_agent: str = "landlord") -> KubeClient:
+        """For tools and tests: reads a kubeconfig's current context (token or no auth)."""
+        config = yaml.safe_load(Path(path).read_text())
+        context_name = config.get("current-context")
+        context = next(c["context"] for c in config["contexts"] if c["name"] == context_name)
+        cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
+        user: dict[str, Any] = next(
+            (u["user"] for u in config.get("users", []) if u["name"] == context.get("user")), {}
+        )
+        ca_data = cluster.get("certificate-authority-data")
+        info = kopf.ConnectionInfo(
+            server=cluster["server"],
+            insecure=bool(cluster.get("insecure-skip-tls-verify")),
+            ca_path=cluster.get("certificate-authority"),
+            ca_data=base64.b64decode(ca_data) if ca_data else None,
+            token=user.get("token"),
+            certificate_path=user.get("client-certificate"),
+            certificate_data=base64.b64decode(user["client-certificate-data"])
+            if user.get("client-certificate-data")
+            else None,
+            private_key_path=user.get("client-key"),
+            private_key_data=base64.b64decode(user["client-key-data"]) if user.get("client-key-data") else None,
+            username=user.get("username"),
+            password=user.get("password"),
+        )
+        return cls(info, user_agent)
+
+    def _ssl_context(self, info: kopf.ConnectionInfo) -> ssl.SSLContext | bool:
+        if not self.server.startswith("https"):
+            return False
+        context = ssl.create_default_context()
+        if info.insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if info.ca_path:
+            context.load_verify_locations(cafile=info.ca_path)
+        if info.ca_data:
+            context.load_verify_locations(cadata=_text(info.ca_data))
+        cert_path, key_path = info.certificate_path, info.private_key_path
+        if info.certificate_data or info.private_key_data:
+            self._tmp = tempfile.TemporaryDirectory(prefix="landlord-")
+            directory = Path(self._tmp.name)
+            if info.certificate_data:
+                cert_path = str(directory / "client.crt")
+                Path(cert_path).write_text(_text(info.certificate_data))
+            if info.private_key_data:
+                key_path = str(directory / "client.key")
+                Path(key_path).write_text(_text(info.private_key_data))
+                Path(key_path).chmod(0o600)
+        if cert_path:
+            context.load_cert_chain(cert_path, key_path)
+        return context
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+        params: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(headers=self._headers)
+        self.counts["writes" if method in ("POST", "PUT", "PATCH", "DELETE") else "reads"] += 1
+        self.counts[method] += 1
+        data = None
+        if body is not None:
+            data = body if isinstance(body, str) else json.dumps(body)
+        async with self._session.request(
+            method,
+            self.server + path,
+            data=data,
+            params=params,
+            ssl=self._ssl,
+            headers={"Content-Type": content_type},
+        ) as response:
+            text = await response.text()
+            try:
+                payload = json.loads(text) if text else None
+            except ValueError:
+                payload = text
+            return response.status, payload
+
+    async def _checked(
+        self,
+        what: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        status, payload = await self.request(method, path, body, content_type, params)
+        if status >= 400:
+            raise KubeError(status, payload, what)
+        return payload
+
+    # -- verbs ------------------------------------------------------------------------------
+    async def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        status, payload = await self.request("GET", KINDS[kind].path(namespace, name))
+        if status == 404:
+            return None
+        if status >= 400:
+            raise KubeError(status, payload, f"get {kind} {name}")
+        result: dict[str, Any] = payload
+        return result
+
+    async def list(
+        self, kind: str, namespace: str | None = None, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        params = {"labelSelector": label_selector} if label_selector else None
+        payload = await self._checked(f"list {kind}", "GET", KINDS[kind].path(namespace), params=params)
+        items: list[dict[str, Any]] = payload.get("items", [])
+        return items
+
+    async def apply(self, obj: dict[str, Any], force: bool = True) -> dict[str, Any]:
+        meta = obj["metadata"]
+        path = kind_of(obj).path(meta.get("namespace"), meta["name"])
+        params = {"fieldManager": FIELD_MANAGER, "force": "true" if force else "false"}
+        result: dict[str, Any] = await self._checked(
+            f"apply {obj['kind']} {meta['name']}",
+            "PATCH",
+            path,
+            json.dumps(obj),
+            "application/apply-patch+yaml",
+            params,
+        )
+        return result
+
+    async def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        result: dict[str, Any] = await self._checked(
+            f"create {obj['kind']} {meta.get('name', meta.get('generateName'))}",
+            "POST",
+            kind_of(obj).path(meta.get("namespace")),
+            obj,
+            params={"fieldManager": FIELD_MANAGER},
+        )
+        return result
+
+    async def patch(
+        self,
+        kind: str,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        subresource: str = "",
+        patch_type: str = "merge",
+    ) -> dict[str, Any]:
+        path = KINDS[kind].path(namespace, name) + (f"/{subresource}" if subresource else "")
+        content_type = "application/merge-patch+json" if patch_type == "merge" else "application/json-patch+json"
+        result: dict[str, Any] = await self._checked(
+            f"patch {kind} {name}", "PATCH", path, patch, content_type, {"fieldManager": FIELD_MANAGER}
+        )
+        return result
+
+    async def delete(self, kind: str, name: str, namespace: str | None = None, propagation: str = "Background") -> bool:
+        status, payload = await self.request(
+            "DELETE", KINDS[kind].path(namespace, name), {"propagationPolicy": propagation}
+        )
+        if status == 404:
+            return False
+        if status >= 400:
+            raise KubeError(status, payload, f"delete {kind} {name}")
+        return True
+
+    async def event(self, involved: dict[str, Any], type_: str, reason: str, message: str) -> None:
+        """Posts a core/v1 Event about an object (cluster-scoped ones in `default`)."""
+        meta = involved["metadata"]
+        namespace = meta.get("namespace") or "default"
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": involved.get("apiVersion"),
+                "kind": involved.get("kind"),
+                "name": meta["name"],
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+                **({"namespace": meta["namespace"]} if meta.get("namespace") else {}),
+            },
+            "reason": reason,
+            "message": message[:1024],
+            "type": type_,
+            "source": {"component": "landlord"},
+            "reportingComponent": "landlord",
+            "reportingInstance": "landlord",
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        await self._checked(f"post event {reason}", "POST", KINDS["Event"].path(namespace), event)
+
+
+def _text(data: bytes | str) -> str:
+    return data.decode() if isinstance(data, bytes) else data

@@ -1,0 +1,1 @@
+"""Pure rendering: a resolved tenant -> the Kubernetes objects it should have."""

@@ -1,0 +1,255 @@
+"""`landlord validate`: the offline check a pull request runs on a catalogue and its tenants.
+
+Each landlord.dev document is checked against its CRD schema and CEL rules (the same engine
+the API-server emulator uses), then across documents: references exist, add-ons fit their
+plan, quantities, unique subdomains and custom domains, matching currencies. A tenant on a
+retired plan is a warning (it may be an existing subscriber).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .api.schemas import API_VERSION, crd_by_kind
+from .devcluster.errors import FieldError
+from .devcluster.schema import Walker, validate_custom_resource
+from .documents import Document
+
+KINDS = ("Plan", "AddOn", "Reseller", "Tenant")
+_DNS_LABEL_HINT = "use lower case letters, digits and '-', starting and ending with a letter or digit"
+
+
+@dataclass
+class Problem:
+    path: str
+    line: int
+    kind: str
+    name: str
+    field: str
+    message: str
+    severity: str = "error"
+
+    def text(self) -> str:
+        where = f"{self.path}:{self.line}: {self.kind}/{self.name or '?'}"
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {prefix}{self.field or '(document)'}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "kind": self.kind,
+            "name": self.name,
+            "field": self.field,
+            "message": self.message,
+            "severity": self.severity,
+        }
+
+
+def _hint(error: FieldError) -> str:
+    if error.type == "FieldValueRequired":
+        return "add this field"
+    if error.type == "FieldValueNotSupported":
+        return "use one of the supported values"
+    if error.type == "FieldValueDuplicate":
+        return "remove the duplicate"
+    if error.type == "FieldValueTooLong":
+        return "shorten it"
+    if error.type == "FieldValueTooMany":
+        return "remove entries"
+    if "must be of type" in error.detail:
+        return "give a value of that type"
+    if "should match" in error.detail:
+        return "change the value to match the pattern"
+    if "greater than" in error.detail or "less than" in error.detail:
+        return "choose a value within the range"
+    return "fix the value"
+
+
+def _schema_problems(doc: Document, walker: Walker) -> list[Problem]:
+    body = doc.body
+    kind = doc.kind
+    problems: list[Problem] = []
+
+    def add(field: str, message: str, severity: str = "error") -> None:
+        problems.append(
+            Problem(doc.path, doc.line_of(field) if field else doc.line, kind, doc.name, field, message, severity)
+        )
+
+    if kind not in KINDS:
+        add("kind", f"unknown kind {kind!r} in landlord.dev; use one of {', '.join(KINDS)}")
+        return problems
+    if body.get("apiVersion") != API_VERSION:
+        add("apiVersion", f"{body.get('apiVersion')!r} is not served; use {API_VERSION}")
+        return problems
+    meta = body.get("metadata") or {}
+    name = meta.get("name")
+    if not name:
+        add("metadata.name", "Required value; add a name")
+    elif not isinstance(name, str) or not _is_dns_label(name):
+        add("metadata.name", f"{name!r} is not a valid name; {_DNS_LABEL_HINT}")
+    if meta.get("namespace"):
+        add("metadata.namespace", f"{kind} is cluster-scoped; remove metadata.namespace")
+    schema = crd_by_kind()[kind]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    result, _, root = validate_custom_resource(walker, schema, body, None)
+    for error in [*root, *result.errors]:
+        add(error.field, f"{error.body()}; {_hint(error)}")
+    for unknown in result.unknown:
+        add(unknown, "unknown field; remove it or fix its spelling (kubectl explain shows the fields)")
+    return problems
+
+
+def _is_dns_label(name: str) -> bool:
+    import re
+
+    return bool(re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", name)) and len(name) <= 63
+
+
+def validate(documents: list[Document]) -> list[Problem]:
+    walker = Walker()
+    problems: list[Problem] = []
+    ours = [d for d in documents if d.is_landlord]
+    for doc in ours:
+        problems.extend(_schema_problems(doc, walker))
+    problems.extend(_cross_checks(ours))
+    return sorted(problems, key=lambda p: (p.path, p.line, p.field))
+
+
+def _cross_checks(documents: list[Document]) -> list[Problem]:
+    problems: list[Problem] = []
+    by_kind: dict[str, dict[str, Document]] = {kind: {} for kind in KINDS}
+    for doc in documents:
+        if doc.kind not in by_kind or not doc.name:
+            continue
+        previous = by_kind[doc.kind].get(doc.name)
+        if previous is not None:
+            problems.append(
+                Problem(
+                    doc.path,
+                    doc.line,
+                    doc.kind,
+                    doc.name,
+                    "metadata.name",
+                    f"defined twice (also at {previous.path}:{previous.line}); remove one of them",
+                )
+            )
+            continue
+        by_kind[doc.kind][doc.name] = doc
+    plans, addons, resellers = by_kind["Plan"], by_kind["AddOn"], by_kind["Reseller"]
+    hosts: dict[tuple[str, str], Document] = {}
+    custom: dict[str, Document] = {}
+
+    for tenant in by_kind["Tenant"].values():
+        spec = tenant.body.get("spec") or {}
+
+        def add(field: str, message: str, severity: str = "error", doc: Document = tenant) -> None:
+            problems.append(Problem(doc.path, doc.line_of(field), doc.kind, doc.name, field, message, severity))
+
+        plan_name = spec.get("plan")
+        plan = plans.get(plan_name) if isinstance(plan_name, str) else None
+        plan_spec = (plan.body.get("spec") or {}) if plan else {}
+        if plan_name and plan is None:
+            known = ", ".join(sorted(plans)) or "none given"
+            add("spec.plan", f"plan {plan_name!r} is not defined; use an existing plan ({known}) or add it")
+        elif plan is not None and plan_spec.get("retired"):
+            add(
+                "spec.plan",
+                f"plan {plan_name!r} is retired: new tenants are refused (existing subscribers keep "
+                f"it); choose another plan for a new tenant",
+                "warning",
+            )
+        currency = (plan_spec.get("pricing") or {}).get("currency")
+        for index, entry in enumerate(spec.get("addOns") or []):
+            if not isinstance(entry, dict):
+                continue
+            field = f"spec.addOns[{index}]"
+            addon = addons.get(str(entry.get("name")))
+            if addon is None:
+                known = ", ".join(sorted(addons)) or "none given"
+                add(
+                    f"{field}.name",
+                    f"add-on {entry.get('name')!r} is not defined; use an existing add-on ({known}) or add it",
+                )
+                continue
+            addon_spec = addon.body.get("spec") or {}
+            allowed = addon_spec.get("plans") or []
+            if plan_name and allowed and plan_name not in allowed:
+                add(
+                    f"{field}.name",
+                    f"add-on {entry.get('name')!r} is not offered with plan {plan_name!r} (only "
+                    f"with {', '.join(allowed)}); remove it or change the plan",
+                )
+            maximum = int(addon_spec.get("maxQuantity", 1))
+            quantity = entry.get("quantity", 1)
+            if isinstance(quantity, int) and quantity > maximum:
+                add(
+                    f"{field}.quantity",
+                    f"{quantity} is more than add-on {entry.get('name')!r} allows "
+                    f"(maxQuantity {maximum}); lower it to {maximum} or less",
+                )
+            addon_currency = (addon_spec.get("pricing") or {}).get("currency")
+            if currency and addon_currency and addon_currency != currency:
+                add(
+                    f"{field}.name",
+                    f"add-on {entry.get('name')!r} is priced in {addon_currency} but plan "
+                    f"{plan_name!r} in {currency}; use an add-on in {currency}",
+                )
+        reseller = spec.get("reseller")
+        if reseller and reseller not in resellers:
+            known = ", ".join(sorted(resellers)) or "none given"
+            add("spec.reseller", f"reseller {reseller!r} is not defined; use an existing reseller ({known}) or add it")
+        domains = spec.get("domains") or {}
+        subdomain = domains.get("subdomain") or tenant.name
+        key = (str(reseller or ""), str(subdomain))
+        if key in hosts:
+            other = hosts[key]
+            add(
+                "spec.domains.subdomain",
+                f"subdomain {subdomain!r} is already used by Tenant/{other.name} "
+                f"({other.path}:{other.line}); choose another subdomain",
+            )
+        else:
+            hosts[key] = tenant
+        for index, host in enumerate(domains.get("custom") or []):
+            if host in custom:
+                other = custom[host]
+                add(
+                    f"spec.domains.custom[{index}]",
+                    f"custom domain {host!r} already belongs to Tenant/"
+                    f"{other.name} ({other.path}:{other.line}); a domain belongs to "
+                    f"one tenant only",
+                )
+            else:
+                custom[host] = tenant
+    for addon in addons.values():
+        addon_spec = addon.body.get("spec") or {}
+        for index, plan_name in enumerate(addon_spec.get("plans") or []):
+            if plan_name not in plans:
+                problems.append(
+                    Problem(
+                        addon.path,
+                        addon.line_of(f"spec.plans[{index}]"),
+                        "AddOn",
+                        addon.name,
+                        f"spec.plans[{index}]",
+                        f"plan {plan_name!r} is not defined; remove it or add the plan",
+                        "warning",
+                    )
+                )
+    for plan in plans.values():
+        plan_spec = plan.body.get("spec") or {}
+        for field in ("upgradesTo", "downgradesTo"):
+            for index, target in enumerate(plan_spec.get(field) or []):
+                if target not in plans:
+                    problems.append(
+                        Problem(
+                            plan.path,
+                            plan.line_of(f"spec.{field}[{index}]"),
+                            "Plan",
+                            plan.name,
+                            f"spec.{field}[{index}]",
+                            f"plan {target!r} is not defined; remove it or add the plan",
+                        )
+                    )
+    return problems
