@@ -30,7 +30,8 @@ typecheck: setup
 test: setup tools lint typecheck
 	$(BIN)/python -m pytest -ra
 
-run: devcluster
+run: setup
+	$(BIN)/landlord dev --port $(PORT) --kubeconfig $(KUBECONFIG_PATH)
 
 devcluster: setup
 	$(BIN)/landlord devcluster --port $(PORT) --kubeconfig $(KUBECONFIG_PATH)

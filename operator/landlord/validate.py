@@ -87,13 +87,16 @@ def _schema_problems(doc: Document, walker: Walker) -> list[Problem]:
     name = meta.get("name")
     if not name:
         add("metadata.name", "Required value; add a name")
-    elif not isinstance(name, str) or not _is_dns_label(name):
+    elif (not isinstance(name, str) or not _is_dns_label(name)) and kind != "Tenant":
+        # (a Tenant's name is checked by the CRD's own rule below)
         add("metadata.name", f"{name!r} is not a valid name; {_DNS_LABEL_HINT}")
     if meta.get("namespace"):
         add("metadata.namespace", f"{kind} is cluster-scoped; remove metadata.namespace")
     schema = crd_by_kind()[kind]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     result, _, root = validate_custom_resource(walker, schema, body, None)
-    for error in [*root, *result.errors]:
+    for error in root:  # rules on the whole object are about its name
+        add(error.field or "metadata.name", f"{error.detail}; rename the {kind}")
+    for error in result.errors:
         add(error.field, f"{error.body()}; {_hint(error)}")
     for unknown in result.unknown:
         add(unknown, "unknown field; remove it or fix its spelling (kubectl explain shows the fields)")

@@ -41,7 +41,7 @@ async def test_watch_from_resource_version_sends_only_later_events(http: Http) -
 async def test_watch_with_selector_turns_label_changes_into_added_and_deleted(http: Http) -> None:
     await http.post(CMS, {"metadata": {"name": "a", "labels": {"team": "x"}}})
     async with http.watch(CMS, labelSelector="team=x") as stream:
-        assert (await stream.next())["type"] == "ADDED"  # type: ignore[index]
+        assert (await stream.next())["type"] == "ADDED"
         await http.patch(f"{CMS}/a", {"metadata": {"labels": {"team": "y"}}})
         event = await stream.next()
         assert event is not None and event["type"] == "DELETED"

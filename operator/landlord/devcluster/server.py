@@ -86,6 +86,8 @@ class Api:
                 return _json({"paths": sorted({"/api", "/apis", "/version", "/openapi/v2", "/openapi/v3"})})
             if parts[0] in ("healthz", "readyz", "livez"):
                 return web.Response(text="ok")
+            if parts == ["metrics"]:
+                return web.Response(text=self._metrics(), content_type="text/plain")
             if parts == ["version"]:
                 return _json(self._version())
             if parts[0] == "openapi":
@@ -116,6 +118,24 @@ class Api:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
         except ApiError as exc:
             return _error(exc)
+
+    def _metrics(self) -> str:
+        """Request counters in the Prometheus text format (benchmarks read them)."""
+        lines = [
+            "# HELP landlord_devcluster_requests_total HTTP requests served, by method.",
+            "# TYPE landlord_devcluster_requests_total counter",
+        ]
+        for method in sorted(k for k in self.requests if k != "writes"):
+            lines.append(f'landlord_devcluster_requests_total{{method="{method}"}} {self.requests[method]}')
+        lines += [
+            "# HELP landlord_devcluster_write_requests_total POST, PUT, PATCH and DELETE requests served.",
+            "# TYPE landlord_devcluster_write_requests_total counter",
+            f"landlord_devcluster_write_requests_total {self.requests['writes']}",
+            "# HELP landlord_devcluster_stored_changes_total Changes stored (resourceVersion bumps).",
+            "# TYPE landlord_devcluster_stored_changes_total counter",
+            f"landlord_devcluster_stored_changes_total {self.cluster.writes}",
+        ]
+        return "\n".join(lines) + "\n"
 
     # -- discovery ----------------------------------------------------------------------------
     def _version(self) -> dict[str, Any]:
