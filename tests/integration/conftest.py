@@ -86,6 +86,27 @@ class Env:
         raise AssertionError("the operator did not settle")
 
 
+async def clean_real_cluster(environment: Env) -> None:
+    """Deletes what a test made; the operator must run to release its finalizers."""
+    if environment.operator is None:
+        await environment.start_operator()
+    client = environment.client
+    for kinds in (("Tenant",), ("AddOn", "Plan", "Reseller")):
+        for kind in kinds:
+            for obj in await client.list(kind):
+                await client.delete(kind, obj["metadata"]["name"])
+
+        async def gone(kinds: tuple[str, ...] = kinds) -> bool:
+            for kind in kinds:
+                if await client.list(kind):
+                    return False
+            return True
+
+        await eventually(gone, timeout=120)
+    await environment.stop_operator()
+    await client.close()
+
+
 def test_config(**extra: Any) -> Config:
     return parse({"driftInterval": 1, "baseDomain": "apps.example.com", **extra})
 
@@ -105,12 +126,10 @@ async def env() -> AsyncIterator[Env]:
         environment = Env(client, login, config, None)
         for crd in all_crds():
             await client.apply(crd)
-        yield environment
-        await environment.stop_operator()
-        for kind in ("Tenant", "AddOn", "Plan", "Reseller"):
-            for obj in await client.list(kind):
-                await client.delete(kind, obj["metadata"]["name"])
-        await client.close()
+        try:
+            yield environment
+        finally:
+            await clean_real_cluster(environment)
         return
     async with DevCluster(bookmark_interval=5) as cluster:
         client = KubeClient(kopf.ConnectionInfo(server=cluster.url), user_agent="landlord-test")

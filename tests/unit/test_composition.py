@@ -89,3 +89,15 @@ def test_config_defaults_and_errors() -> None:
     assert "(top level): Additional properties are not allowed ('driftIntervall'" in text
     assert "ingress: Additional properties are not allowed ('class'" in text and "known keys here" in text
     assert "workers: 0 is less than the minimum of 1" in text
+
+
+def test_documented_configuration_file_is_the_defaults() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from landlord.config import DEFAULTS, load
+
+    path = Path(__file__).resolve().parents[2] / "docs" / "landlord-config.yaml"
+    assert yaml.safe_load(path.read_text()) == DEFAULTS
+    assert load(path).raw == DEFAULTS
