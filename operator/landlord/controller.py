@@ -179,7 +179,9 @@ class Controller:
             tenant["status"] = provisioning
         try:
             await self._apply_children(desired, children)
-            await self._scale(namespace, suspended)
+            if suspended or status.get("phase") == "Suspended":
+                # Workloads are the tenant's own, not in the indexes: listed only around suspension.
+                await self._scale(namespace, suspended)
         except KubeError as exc:
             failed = self._refused_status(tenant, Refusal("Failed", "ApplyFailed", str(exc)), now)
             await self._write_status(tenant, failed)
@@ -383,9 +385,11 @@ class Controller:
                 dict(status, phase="Terminating", reason="Deleting", message="removing the namespace and its objects"),
             )
         namespace = namespace_of(self.config, name)
-        await self.client.delete("Namespace", namespace)
-        if await self.client.get("Namespace", namespace) is not None:
-            return 1.0  # wait for the namespace to be gone
+        live = await self.client.get("Namespace", namespace)
+        if live is not None:
+            if not live["metadata"].get("deletionTimestamp"):
+                await self.client.delete("Namespace", namespace)
+            return 1.0  # wait for the namespace and its contents to be gone
         finalizers = [f for f in meta.get("finalizers") or [] if f != TENANT_FINALIZER]
         await self.client.patch(
             "Tenant", name, {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta["resourceVersion"]}}

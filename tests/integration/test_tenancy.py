@@ -464,3 +464,30 @@ async def test_examples_come_up(env: Env) -> None:
     goodcause = await env.get("Tenant", "goodcause")
     assert goodcause["status"]["planSync"]["state"] == "Locked"
     assert goodcause["status"]["effective"]["limits"]["storage"] == "80Gi"
+
+
+async def test_children_no_longer_desired_are_pruned(env: Env) -> None:
+    await env.apply(plan())
+    await env.start_operator()
+    await env.apply(tenant("pr"))
+    await env.wait_phase("pr", "Active")
+    assert await env.get("RoleBinding", "landlord-owners", "t-pr") is not None
+    # The tenant's own objects are never touched, even with a Landlord label.
+    await env.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "mine", "namespace": "t-pr", "labels": {"landlord.dev/tenant": "pr"}},
+        }
+    )
+    await env.client.patch("Tenant", "pr", {"spec": {"owner": {"subjects": None}}})
+
+    async def pruned() -> bool:
+        return await env.get("RoleBinding", "landlord-owners", "t-pr") is None
+
+    await eventually(pruned)
+    obj = await env.wait_phase("pr", "Active")
+    access = {c["type"]: c for c in obj["status"]["conditions"]}["AccessReady"]
+    assert access["reason"] == "NoSubjects"
+    await env.quiet()
+    assert await env.get("ConfigMap", "mine", "t-pr") is not None
