@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import Any
 
 import aiohttp
 import yaml
+
+from landlord.runner import KopfThread
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -119,39 +120,12 @@ async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: 
         await asyncio.sleep(interval)
 
 
-class OperatorThread:
-    """Runs a kopf operator with its own event loop in a thread (start/stop are blocking)."""
+def kopf_thread(registry: Any) -> KopfThread:
+    """A plain kopf operator (any registry) in a thread, cluster-wide and standalone."""
+    import kopf
 
-    def __init__(self, registry: Any, namespaces: list[str] | None = None) -> None:
-        self.registry = registry
-        self.namespaces = namespaces
-        self.stop_flag = threading.Event()
-        self.ready_flag = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.error: BaseException | None = None
-
-    def _run(self) -> None:
-        import kopf
-
-        try:
-            asyncio.run(
-                kopf.operator(
-                    registry=self.registry,
-                    clusterwide=self.namespaces is None,
-                    namespaces=self.namespaces or [],
-                    standalone=True,
-                    stop_flag=self.stop_flag,
-                    ready_flag=self.ready_flag,
-                )
-            )
-        except BaseException as exc:  # surfaced to the test
-            self.error = exc
-
-    def start(self, timeout: float = 30.0) -> None:
-        self.thread.start()
-        if not self.ready_flag.wait(timeout):
-            raise AssertionError(f"operator did not become ready: {self.error!r}")
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self.stop_flag.set()
-        self.thread.join(timeout)
+    return KopfThread(
+        lambda stop, ready: kopf.operator(
+            registry=registry, clusterwide=True, standalone=True, stop_flag=stop, ready_flag=ready
+        )
+    )

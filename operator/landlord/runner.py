@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import kopf
@@ -50,12 +50,15 @@ def run(config: Config, standalone: bool, liveness: str | None) -> int:
     return 0
 
 
-class OperatorThread:
-    """The operator with its own event loop in a thread (tests and the playground)."""
+class KopfThread:
+    """A kopf operator coroutine with its own event loop in a thread (start/stop block).
 
-    def __init__(self, config: Config, login: Callable[[], kopf.ConnectionInfo] | None = None) -> None:
-        self.state = OperatorState(config)
-        self.login = login
+    The tests' in-process API server and the playground's live on the main loop; kopf must
+    not share it (it cancels tasks it did not start when it stops).
+    """
+
+    def __init__(self, operator: Callable[[threading.Event, threading.Event], Coroutine[Any, Any, None]]) -> None:
+        self.operator = operator
         self.stop_flag = threading.Event()
         self.ready_flag = threading.Event()
         self.error: BaseException | None = None
@@ -63,15 +66,7 @@ class OperatorThread:
 
     def _run(self) -> None:
         try:
-            asyncio.run(
-                operate(
-                    self.state.config,
-                    login=self.login,
-                    stop_flag=self.stop_flag,
-                    ready_flag=self.ready_flag,
-                    state=self.state,
-                )
-            )
+            asyncio.run(self.operator(self.stop_flag, self.ready_flag))
         except BaseException as exc:  # reported to whoever started the thread
             self.error = exc
             logger.exception("the operator stopped with an error")
@@ -84,3 +79,13 @@ class OperatorThread:
     def stop(self, timeout: float = 60.0) -> None:
         self.stop_flag.set()
         self.thread.join(timeout)
+
+
+class OperatorThread(KopfThread):
+    """The Landlord operator in a thread (tests and the playground)."""
+
+    def __init__(self, config: Config, login: Callable[[], kopf.ConnectionInfo] | None = None) -> None:
+        self.state = OperatorState(config)
+        super().__init__(
+            lambda stop, ready: operate(config, login=login, stop_flag=stop, ready_flag=ready, state=self.state)
+        )

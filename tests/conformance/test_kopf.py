@@ -9,7 +9,7 @@ import kopf
 
 from landlord.devcluster import DevCluster
 from tests.conformance.test_objects import WIDGETS, install_widgets, widget
-from tests.helpers import Http, OperatorThread, eventually
+from tests.helpers import Http, eventually, kopf_thread
 
 
 def build_registry(url: str, seen: list[str]) -> kopf.OperatorRegistry:
@@ -46,7 +46,7 @@ def build_registry(url: str, seen: list[str]) -> kopf.OperatorRegistry:
 async def test_trivial_kopf_operator(devcluster: DevCluster, http: Http) -> None:
     await install_widgets(http)
     seen: list[str] = []
-    operator = OperatorThread(build_registry(devcluster.url, seen))
+    operator = kopf_thread(build_registry(devcluster.url, seen))
     await asyncio.to_thread(operator.start)
     try:
         await http.post(WIDGETS, widget("w", size=3))

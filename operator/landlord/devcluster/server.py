@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import yaml
 from aiohttp import web
@@ -558,13 +557,3 @@ class DevCluster:
         target.write_text(yaml.safe_dump(self.kubeconfig(), sort_keys=False))
         target.chmod(0o600)
         return target
-
-
-def object_path(rt: ResourceType, namespace: str | None, name: str | None = None) -> str:
-    base = "/api/v1" if not rt.group else f"/apis/{rt.group}/{rt.version}"
-    if rt.namespaced and namespace:
-        base += f"/namespaces/{quote(namespace)}"
-    base += f"/{rt.plural}"
-    if name:
-        base += f"/{quote(name)}"
-    return base
