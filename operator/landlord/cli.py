@@ -53,6 +53,10 @@ def _run(args: argparse.Namespace) -> int:
 def _dev(args: argparse.Namespace) -> int:
     from .playground import playground
 
+    # The live table is the output; only problems are logged around it.
+    logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("kopf._core.reactor.running").setLevel(logging.ERROR)  # "signals ignored in a thread"
+
     config = _config(args)
     asyncio.run(playground(config, args.port, args.kubeconfig, Path(args.root)))
     return 0
