@@ -110,19 +110,24 @@ def plan(cpu: str) -> dict[str, Any]:
     }
 
 
-def tenant(index: int) -> dict[str, Any]:
+RESELLER = {
+    "apiVersion": "landlord.dev/v1alpha1",
+    "kind": "Reseller",
+    "metadata": {"name": "bench"},
+    "spec": {"baseDomain": "apps.reseller.example", "allocation": {"tenants": 100000, "limits": {"cpu": "100000"}}},
+}
+
+
+def tenant(index: int, reseller: bool = False) -> dict[str, Any]:
+    owner = {"name": "Bench", "email": "bench@example.com", "subjects": [{"kind": "User", "name": f"u{index}@x.com"}]}
+    spec: dict[str, Any] = {"plan": "bench", "owner": owner}
+    if reseller:
+        spec["reseller"] = "bench"
     return {
         "apiVersion": "landlord.dev/v1alpha1",
         "kind": "Tenant",
         "metadata": {"name": f"tenant-{index:05d}"},
-        "spec": {
-            "plan": "bench",
-            "owner": {
-                "name": "Bench",
-                "email": "bench@example.com",
-                "subjects": [{"kind": "User", "name": f"u{index}@example.com"}],
-            },
-        },
+        "spec": spec,
     }
 
 
@@ -138,7 +143,7 @@ async def pool(count: int, concurrency: int, job: Any) -> None:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-async def main(count: int, concurrency: int) -> None:
+async def main(count: int, concurrency: int, reseller: bool) -> None:
     port, liveness = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "operator")}
@@ -155,6 +160,8 @@ async def main(count: int, concurrency: int) -> None:
                 for crd in all_crds():
                     await api.call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
                 await api.call("POST", PLANS, plan("1"))
+                if reseller:
+                    await api.call("POST", "/apis/landlord.dev/v1alpha1/resellers", RESELLER)
                 operator = await spawn(
                     "run",
                     "--standalone",
@@ -165,7 +172,7 @@ async def main(count: int, concurrency: int) -> None:
                     env={**env, "KUBECONFIG": str(kubeconfig)},
                 )
                 await wait_http(session, f"http://127.0.0.1:{liveness}/healthz")
-                results = await measure(api, count, concurrency)
+                results = await measure(api, count, concurrency, reseller)
                 results["operator peak RSS (MiB)"] = peak_rss_mib(operator.pid)
                 results["emulator raw creates/s"] = await raw_rate(api, concurrency)
         finally:
@@ -175,7 +182,8 @@ async def main(count: int, concurrency: int) -> None:
                     await process.wait()
     ready_rate = results["tenants/s to Ready"]
     writes = results["API writes per tenant"]
-    print(f"Provisioning {count} tenants (operator and emulator in separate processes, 2 cores)")
+    under = " under one reseller with an allocation" if reseller else ""
+    print(f"Provisioning {count} tenants{under} (operator and emulator in separate processes, 2 cores)")
     for name, value in results.items():
         print(f"  {name:<38} {value:10.2f}")
     ratio = ready_rate * writes / results["emulator raw creates/s"]
@@ -193,12 +201,12 @@ async def all_ready(api: Api, count: int, timeout: float = 1800) -> None:
     raise RuntimeError("tenants did not become Active")
 
 
-async def measure(api: Api, count: int, concurrency: int) -> dict[str, float]:
+async def measure(api: Api, count: int, concurrency: int, reseller: bool) -> dict[str, float]:
     results: dict[str, float] = {}
     requests_before, writes_before = await api.writes()
     own_before = api.own
     started = time.perf_counter()
-    await pool(count, concurrency, lambda i: api.call("POST", TENANTS, tenant(i)))
+    await pool(count, concurrency, lambda i: api.call("POST", TENANTS, tenant(i, reseller)))
     await all_ready(api, count)
     elapsed = time.perf_counter() - started
     await asyncio.sleep(DRIFT_INTERVAL / 2)
@@ -239,5 +247,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--reseller", action="store_true", help="all tenants under one reseller with an allocation")
     args = parser.parse_args()
-    asyncio.run(main(args.tenants, args.concurrency))
+    asyncio.run(main(args.tenants, args.concurrency, args.reseller))

@@ -15,8 +15,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .api.composition import Entitlements, entitlements, format_limits
-from .api.resolution import Refusal, Resolved, allocation_share, parse_time, resolve, suspension
+from .api.composition import Allocation, Entitlements, entitlements, format_limits
+from .api.resolution import Refusal, Resolved, parse_time, reseller_shares, resolve, suspension
 from .config import Config
 from .diffing import up_to_date
 from .inventory import CHILD_KINDS, Inventory, is_ours, tenant_refs
@@ -48,6 +48,8 @@ class Controller:
         self.queue = WorkQueue()
         self.failures: Counter[Any] = Counter()
         self.refs: dict[str, set[tuple[str, str]]] = {}
+        self.seen: dict[str, Any] = {}
+        self._shares: dict[str, dict[str, Allocation] | None] = {}  # per reseller, until something changes
         self.reconciles = 0
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -98,20 +100,47 @@ class Controller:
         return await self.reconcile_usage(kind, name)
 
     # -- triggers (called by the kopf handlers) ----------------------------------------------
-    def tenant_changed(self, name: str, spec: dict[str, Any] | None) -> None:
+    def tenant_changed(self, name: str, tenant: dict[str, Any] | None) -> None:
+        """A Tenant was added, changed or deleted (None). Our own status writes come back here
+        too: they change neither generation nor deletion state nor finalizers, and queue nothing."""
+        meta = (tenant or {}).get("metadata") or {}
+        signature = None
+        if tenant is not None:
+            signature = (meta.get("generation"), meta.get("deletionTimestamp"), tuple(meta.get("finalizers") or []))
+        previous = self.seen.get(name, ("unseen",))
+        if tenant is not None and previous == signature:
+            return
+        if tenant is None:
+            self.seen.pop(name, None)
+        else:
+            self.seen[name] = signature
         self.queue.add(("Tenant", name))
-        new_refs = tenant_refs(spec) if spec is not None else set()
+        new_refs = tenant_refs(tenant.get("spec") or {}) if tenant is not None else set()
         old_refs = self.refs.pop(name, set())
-        if spec is not None:
+        if tenant is not None:
             self.refs[name] = new_refs
+        first_sight = previous == ("unseen",)
+        if not (first_sight or tenant is None or tuple(previous)[:2] != tuple(signature or ())[:2]):
+            return  # only finalizers changed
+        self._shares.clear()
         for ref in old_refs | new_refs:
-            if ref[0] in ("Plan", "AddOn", "Reseller"):
-                self.queue.add(ref)
-            if ref[0] == "Reseller":  # siblings share the reseller's allocation
+            self.queue.add(ref)  # usage counts of the plan, add-ons and reseller
+            if ref[0] == "Reseller" and not first_sight:
+                # A change or deletion can free or take allocation from the tenants after it.
                 for sibling in self.inventory.referencing("Reseller", ref[1]):
-                    self.queue.add(("Tenant", sibling))
+                    if sibling != name:
+                        self.queue.add(("Tenant", sibling))
+
+    def _share(self, tenant: str, reseller: dict[str, Any]) -> Allocation | None:
+        """Allocations are computed once for all of a reseller's tenants, not once per tenant."""
+        name = reseller["metadata"]["name"]
+        if name not in self._shares:
+            self._shares[name] = reseller_shares(self.inventory, reseller)
+        shares = self._shares[name]
+        return None if shares is None else shares.get(tenant)
 
     def catalog_changed(self, kind: str, name: str) -> None:
+        self._shares.clear()
         self.queue.add((kind, name))
         for tenant in self.inventory.referencing(kind, name):
             self.queue.add(("Tenant", tenant))
@@ -143,7 +172,7 @@ class Controller:
             resolved = resolve(self.inventory, tenant)
             caps = None
             if resolved.reseller is not None:
-                share = allocation_share(self.inventory, tenant, resolved.reseller)
+                share = self._share(name, resolved.reseller)
                 if share is not None and not share.admitted:
                     raise Refusal(
                         "Pending",

@@ -95,6 +95,15 @@ def resolve(inventory: Inventory, tenant: dict[str, Any]) -> Resolved:
 
 def allocation_share(inventory: Inventory, tenant: dict[str, Any], reseller: dict[str, Any]) -> Allocation | None:
     """This tenant's share of its reseller's allocation (oldest tenants first)."""
+    shares = reseller_shares(inventory, reseller)
+    return None if shares is None else shares.get(tenant["metadata"]["name"])
+
+
+def reseller_shares(inventory: Inventory, reseller: dict[str, Any]) -> dict[str, Allocation] | None:
+    """Every tenant's share of a reseller's allocation; None when it allocates nothing."""
+    allocation = (reseller.get("spec") or {}).get("allocation") or {}
+    if allocation.get("tenants") is None and not allocation.get("limits"):
+        return None  # nothing to share: every tenant gets what it is promised
     siblings = []
     for name in inventory.referencing("Reseller", reseller["metadata"]["name"]):
         sibling = inventory.tenant(name)
@@ -113,8 +122,7 @@ def allocation_share(inventory: Inventory, tenant: dict[str, Any], reseller: dic
         )
         siblings.append(((sibling["metadata"].get("creationTimestamp", ""), name), promised.limits))
     siblings.sort(key=lambda item: item[0])
-    shares = allocate(reseller.get("spec") or {}, [(key[1], limits) for key, limits in siblings])
-    return shares.get(tenant["metadata"]["name"])
+    return allocate(reseller.get("spec") or {}, [(key[1], limits) for key, limits in siblings])
 
 
 def parse_time(text: str | None) -> datetime | None:

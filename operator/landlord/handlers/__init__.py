@@ -109,8 +109,7 @@ def build_registry(
     @kopf.on.event(GROUP, VERSION, "tenants", registry=registry, id="tenant_event")
     def tenant_event(name: str, type: str | None, body: Any, **_: Any) -> None:
         if state.controller is not None:
-            spec = None if type == "DELETED" else dict(body.get("spec") or {})
-            state.controller.tenant_changed(name, spec)
+            state.controller.tenant_changed(name, None if type == "DELETED" else _snapshot(body))
 
     for kind in ("Plan", "AddOn", "Reseller"):
         _catalog_event(registry, state, kind)
