@@ -39,7 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "dns": {"provider": None},
     "backups": {"provider": "s3", "bucket": None, "endpointURL": None},
     "billing": {"anniversary": False, "sellerCountry": None, "taxRates": {}},
-    "metrics": {"port": 9090},
+    "metrics": {"port": 8081},
 }
 
 _LABELS = {"type": "object", "additionalProperties": {"type": "string"}}

@@ -21,6 +21,8 @@ from .config import Config
 from .diffing import up_to_date
 from .inventory import CHILD_KINDS, Inventory, is_ours, tenant_refs
 from .kube import KubeClient, KubeError
+from .metrics import Metrics
+from .recent import Recent
 from .render.tenant import TenantView, namespace_of, render, url_of
 from .workqueue import WorkQueue
 
@@ -41,14 +43,19 @@ def rfc3339(moment: datetime) -> str:
 
 
 class Controller:
-    def __init__(self, config: Config, client: KubeClient, inventory: Inventory) -> None:
+    def __init__(
+        self, config: Config, client: KubeClient, inventory: Inventory, metrics: Metrics | None = None
+    ) -> None:
         self.config = config
+        self.metrics = metrics or Metrics()
+        self.metrics.watch(self)
         self.client = client
         self.inventory = inventory
         self.queue = WorkQueue()
         self.failures: Counter[Any] = Counter()
         self.refs: dict[str, set[tuple[str, str]]] = {}
         self.seen: dict[str, Any] = {}
+        self.recent = Recent(ttl=max(30.0, config.drift_interval))
         self._shares: dict[str, dict[str, Allocation] | None] = {}  # per reseller, until something changes
         self.reconciles = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -95,9 +102,14 @@ class Controller:
         kind, name = key
         assert isinstance(kind, str) and isinstance(name, str)
         self.reconciles += 1
-        if kind == "Tenant":
-            return await self.reconcile_tenant(name)
-        return await self.reconcile_usage(kind, name)
+        result = "error"
+        try:
+            with self.metrics.duration.labels(kind).time():
+                delay = await (self.reconcile_tenant(name) if kind == "Tenant" else self.reconcile_usage(kind, name))
+            result = "success"
+            return delay
+        finally:
+            self.metrics.reconciles.labels(kind, result).inc()
 
     # -- triggers (called by the kopf handlers) ----------------------------------------------
     def tenant_changed(self, name: str, tenant: dict[str, Any] | None) -> None:
@@ -147,15 +159,16 @@ class Controller:
 
     # -- tenants ----------------------------------------------------------------------------
     async def reconcile_tenant(self, name: str) -> float | None:
-        tenant = self.inventory.tenant(name)
-        if tenant is None:
+        indexed = self.inventory.tenant(name)
+        if indexed is None:
+            self.recent.forget(("Tenant", name))
             return None
-        tenant = copy.deepcopy(tenant)
+        tenant = copy.deepcopy(self.recent.pick(("Tenant", name), indexed) or indexed)
         meta = tenant["metadata"]
         if meta.get("deletionTimestamp"):
             return await self._finalize_tenant(tenant)
         if TENANT_FINALIZER not in (meta.get("finalizers") or []):
-            await self.client.patch(
+            updated = await self.client.patch(
                 "Tenant",
                 name,
                 {
@@ -165,6 +178,7 @@ class Controller:
                     }
                 },
             )
+            self.recent.remember(("Tenant", name), updated)
         spec = tenant.get("spec") or {}
         status = tenant.get("status") or {}
         now = now_utc()
@@ -229,8 +243,8 @@ class Controller:
         for obj in desired:
             key = (obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
             wanted.add(key)
-            if not up_to_date(live.get(key), obj):
-                await self.client.apply(obj)
+            if not up_to_date(self.recent.pick(key, live.get(key)), obj):
+                self.recent.remember(key, await self.client.apply(obj))
         for key, obj in live.items():
             if key in wanted or not is_ours(obj) or key[0] not in CHILD_KINDS:
                 continue
@@ -382,8 +396,10 @@ class Controller:
         patch = {key: None for key in old if key not in status}
         patch.update(status)
         name = tenant["metadata"]["name"]
-        await self.client.patch("Tenant", name, {"status": patch}, subresource="status")
+        updated = await self.client.patch("Tenant", name, {"status": patch}, subresource="status")
+        self.recent.remember(("Tenant", name), updated)
         if old.get("phase") != status.get("phase"):
+            self.metrics.transitions.labels(status["phase"]).inc()
             kind = "Warning" if status["phase"] in ("Failed", "Pending") else "Normal"
             await self.client.event(
                 tenant,

@@ -51,6 +51,9 @@ class WorkQueue:
             self._dirty.discard(key)
             self.add(key)
 
+    def depth(self) -> int:
+        return len(self._pending) + len(self._active)
+
     def idle(self) -> bool:
         return not self._pending and not self._active
 

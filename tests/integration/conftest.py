@@ -108,7 +108,7 @@ async def clean_real_cluster(environment: Env) -> None:
 
 
 def test_config(**extra: Any) -> Config:
-    return parse({"driftInterval": 1, "baseDomain": "apps.example.com", **extra})
+    return parse({"driftInterval": 1, "baseDomain": "apps.example.com", "metrics": {"port": 0}, **extra})
 
 
 @pytest.fixture

@@ -491,3 +491,34 @@ async def test_children_no_longer_desired_are_pruned(env: Env) -> None:
     assert access["reason"] == "NoSubjects"
     await env.quiet()
     assert await env.get("ConfigMap", "mine", "t-pr") is not None
+
+
+async def test_metrics(env: Env) -> None:
+    import socket
+
+    import aiohttp
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env.config = env.config.__class__({**env.config.raw, "metrics": {"port": port}})
+    await env.apply(plan())
+    await env.start_operator()
+    await env.apply(tenant("m1"))
+    await env.apply(tenant("m2", suspend=True))
+    await env.wait_phase("m1", "Active")
+    await env.wait_phase("m2", "Suspended")
+
+    async def scrape() -> str | None:
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/metrics") as response:
+            text = await response.text()
+        return text if 'landlord_tenant_transitions_total{phase="Suspended"} 1.0' in text else None
+
+    text = await eventually(scrape)  # counters move just after the status write the test waited for
+    assert 'landlord_tenants{phase="Active"} 1.0' in text
+    assert 'landlord_tenants{phase="Suspended"} 1.0' in text
+    assert 'landlord_tenant_plan_sync{state="Synced"} 2.0' in text
+    assert 'landlord_reconciles_total{kind="Tenant",result="success"}' in text
+    assert 'landlord_tenant_transitions_total{phase="Active"} 1.0' in text
+    assert 'landlord_api_requests_total{method="PATCH"}' in text
+    assert "landlord_reconcile_duration_seconds_bucket" in text

@@ -32,6 +32,7 @@ class OperatorState:
     connection: kopf.ConnectionInfo | None = None
     client: KubeClient | None = None
     controller: Controller | None = None
+    metrics_server: Any = None
     settings_hooks: list[Callable[[kopf.OperatorSettings], None]] = field(default_factory=list)
 
 
@@ -72,10 +73,17 @@ def build_registry(
         state.client = KubeClient(connection)
         indices = {name: value for name, value in kwargs.items() if name.endswith("_index") or name == "tenant_refs"}
         state.controller = Controller(state.config, state.client, Inventory(indices))
+        port = int(state.config["metrics"].get("port") or 0)
+        if port:
+            state.metrics_server = state.controller.metrics.serve(port)
         state.controller.start()
 
     @kopf.on.cleanup(registry=registry, id="landlord_cleanup")
     async def landlord_cleanup(**_: Any) -> None:
+        if state.metrics_server is not None:
+            state.metrics_server.shutdown()
+            state.metrics_server.server_close()
+            state.metrics_server = None
         if state.controller is not None:
             await state.controller.stop()
         if state.client is not None:

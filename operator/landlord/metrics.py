@@ -1,0 +1,88 @@
+"""Prometheus metrics of the operator, served on `metrics.port` (0 turns them off).
+
+Counters and histograms are updated by the controller; tenant phases, plan sync states, the
+queue depth and the API requests are read at scrape time, so they are never stale.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter as Tally
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from .controller import Controller
+
+logger = logging.getLogger(__name__)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.reconciles = Counter(
+            "landlord_reconciles",
+            "Reconciles run, by kind of object and result.",
+            ["kind", "result"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "landlord_reconcile_duration_seconds",
+            "Time a reconcile took, by kind of object.",
+            ["kind"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.transitions = Counter(
+            "landlord_tenant_transitions",
+            "Tenant phase transitions, by the phase entered.",
+            ["phase"],
+            registry=self.registry,
+        )
+
+    def watch(self, controller: Controller) -> None:
+        self.registry.register(_StateCollector(controller))
+
+    def serve(self, port: int, address: str = "0.0.0.0") -> Any:
+        try:
+            server, _ = start_http_server(port, address, registry=self.registry)
+        except OSError as exc:
+            logger.warning("metrics are not served: port %s: %s", port, exc.strerror)
+            return None
+        logger.info("metrics served on %s:%s/metrics", address, port)
+        return server
+
+
+class _StateCollector(Collector):
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+
+    def collect(self) -> Iterator[Any]:
+        phases: Tally[str] = Tally()
+        sync: Tally[str] = Tally()
+        inventory = self.controller.inventory
+        for name in inventory.names("Tenant"):
+            status = (inventory.tenant(name) or {}).get("status") or {}
+            phases[status.get("phase") or "New"] += 1
+            sync[(status.get("planSync") or {}).get("state") or "Unknown"] += 1
+        tenants = GaugeMetricFamily("landlord_tenants", "Tenants, by phase.", labels=["phase"])
+        for phase in ("New", "Pending", "Provisioning", "Trial", "Active", "Suspended", "Terminating", "Failed"):
+            tenants.add_metric([phase], phases.get(phase, 0))
+        yield tenants
+        states = GaugeMetricFamily("landlord_tenant_plan_sync", "Tenants, by plan sync state.", labels=["state"])
+        for state in ("Synced", "Customized", "Locked", "Unsynchronized"):
+            states.add_metric([state], sync.get(state, 0))
+        yield states
+        yield GaugeMetricFamily(
+            "landlord_workqueue_depth", "Keys waiting or being reconciled.", value=self.controller.queue.depth()
+        )
+        requests = CounterMetricFamily(
+            "landlord_api_requests", "Requests the operator sent to the API server, by method.", labels=["method"]
+        )
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            requests.add_metric([method], self.controller.client.counts.get(method, 0))
+        yield requests

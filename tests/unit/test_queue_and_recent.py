@@ -1,0 +1,55 @@
+"""The work queue and the just-written cache (pure, no cluster)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from landlord.recent import Recent
+from landlord.workqueue import WorkQueue
+
+
+def obj(version: str, value: int = 0) -> dict[str, object]:
+    return {"metadata": {"resourceVersion": version}, "value": value}
+
+
+def test_recent_prefers_what_we_wrote_until_the_index_catches_up() -> None:
+    recent = Recent()
+    recent.remember("k", obj("10", 1))
+    assert recent.pick("k", obj("9"))["value"] == 1  # index lags behind our write
+    assert recent.pick("k", None)["value"] == 1  # created by us, not yet watched
+    assert recent.pick("k", obj("11", 2))["value"] == 2  # index caught up: it wins from now on
+    assert recent.pick("k", obj("9"))["value"] == 0
+
+
+def test_recent_expires_and_yields_on_opaque_versions() -> None:
+    recent = Recent(ttl=0)
+    recent.remember("k", obj("10", 1))
+    assert recent.pick("k", obj("9"))["value"] == 0
+    recent = Recent()
+    recent.remember("k", obj("abc", 1))
+    assert recent.pick("k", obj("9"))["value"] == 0
+
+
+async def test_queue_deduplicates_and_reruns_dirty_keys() -> None:
+    queue = WorkQueue()
+    queue.add("a")
+    queue.add("a")
+    queue.add("b")
+    assert queue.depth() == 2
+    key = await queue.get()
+    assert key == "a"
+    queue.add("a")  # changed while being processed: runs once more afterwards
+    queue.done("a")
+    assert [await queue.get(), await queue.get()] == ["b", "a"]
+    queue.done("b")
+    queue.done("a")
+    assert queue.idle()
+
+
+async def test_queue_delayed_adds_keep_the_earliest() -> None:
+    queue = WorkQueue()
+    queue.add_after("x", 10)
+    queue.add_after("x", 0.01)
+    assert await asyncio.wait_for(queue.get(), 1) == "x"
+    queue.done("x")
+    queue.close()
