@@ -31,7 +31,6 @@ logger = logging.getLogger(__name__)
 TENANT_FINALIZER = "landlord.dev/tenant-cleanup"
 IN_USE_FINALIZER = "landlord.dev/in-use"
 REPLICAS_ANNOTATION = "landlord.dev/suspended-replicas"
-CONDITION_TYPES = ("Ready", "NamespaceReady", "QuotaReady", "NetworkReady", "AccessReady", "PlanSynced")
 
 
 def now_utc() -> datetime:
@@ -158,12 +157,19 @@ class Controller:
             self.queue.add(("Tenant", tenant))
 
     # -- tenants ----------------------------------------------------------------------------
-    async def reconcile_tenant(self, name: str) -> float | None:
+    def tenant(self, name: str) -> dict[str, Any] | None:
+        """The freshest Tenant we know: the index, or our own write when the index lags."""
         indexed = self.inventory.tenant(name)
         if indexed is None:
             self.recent.forget(("Tenant", name))
             return None
-        tenant = copy.deepcopy(self.recent.pick(("Tenant", name), indexed) or indexed)
+        return self.recent.pick(("Tenant", name), indexed)
+
+    async def reconcile_tenant(self, name: str) -> float | None:
+        current = self.tenant(name)
+        if current is None:
+            return None
+        tenant = copy.deepcopy(current)
         meta = tenant["metadata"]
         if meta.get("deletionTimestamp"):
             return await self._finalize_tenant(tenant)
@@ -490,11 +496,6 @@ class Controller:
                 patch["message"] = None
             await self.client.patch(kind, name, {"status": patch}, subresource="status")
         return None
-
-
-def _had_plan(status: dict[str, Any], plan: str) -> bool:
-    history = status.get("planHistory") or []
-    return bool(history) and history[-1].get("plan") == plan
 
 
 def _condition(kind: str, ok: bool, reason: str, message: str, generation: Any) -> dict[str, Any]:

@@ -64,9 +64,8 @@ class _StateCollector(Collector):
     def collect(self) -> Iterator[Any]:
         phases: Tally[str] = Tally()
         sync: Tally[str] = Tally()
-        inventory = self.controller.inventory
-        for name in inventory.names("Tenant"):
-            status = (inventory.tenant(name) or {}).get("status") or {}
+        for name in self.controller.inventory.names("Tenant"):
+            status = (self.controller.tenant(name) or {}).get("status") or {}
             phases[status.get("phase") or "New"] += 1
             sync[(status.get("planSync") or {}).get("state") or "Unknown"] += 1
         tenants = GaugeMetricFamily("landlord_tenants", "Tenants, by phase.", labels=["phase"])

@@ -34,13 +34,13 @@ class Recent:
         written_at, mine = entry
         mine_version = _version(mine)
         if time.monotonic() - written_at > self.ttl or mine_version is None:
-            del self._objects[key]
+            self._objects.pop(key, None)  # also read by the metrics thread: no KeyError races
             return indexed
         if indexed is None:
             return mine  # written by us, not yet seen by the watch
         indexed_version = _version(indexed)
         if indexed_version is None or indexed_version >= mine_version:
-            del self._objects[key]
+            self._objects.pop(key, None)  # also read by the metrics thread: no KeyError races
             return indexed
         return mine
 

@@ -8,10 +8,11 @@ retired plan is a warning (it may be an existing subscriber).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from .api.schemas import API_VERSION, crd_by_kind
+from .api.schemas import API_VERSION, DNS_LABEL, crd_by_kind
 from .devcluster.errors import FieldError
 from .devcluster.schema import Walker, validate_custom_resource
 from .documents import Document
@@ -104,9 +105,7 @@ def _schema_problems(doc: Document, walker: Walker) -> list[Problem]:
 
 
 def _is_dns_label(name: str) -> bool:
-    import re
-
-    return bool(re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", name)) and len(name) <= 63
+    return bool(re.match(DNS_LABEL, name)) and len(name) <= 63
 
 
 def validate(documents: list[Document]) -> list[Problem]:
