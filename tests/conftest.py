@@ -25,3 +25,25 @@ async def http(devcluster: DevCluster) -> AsyncIterator[Http]:
 @pytest.fixture
 def kubeconfig(devcluster: DevCluster, tmp_path: Path) -> Path:
     return devcluster.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+@pytest.fixture
+async def tls_devcluster() -> AsyncIterator[DevCluster]:
+    """The emulator over HTTPS, its serving certificate signed by a CA made at start."""
+    async with DevCluster(bookmark_interval=0.5, tls=True) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+async def tls_http(tls_devcluster: DevCluster) -> AsyncIterator[Http]:
+    """Raw HTTPS that trusts only the emulator's CA (and checks the host name)."""
+    context = tls_devcluster.client_ssl_context()
+    assert context is not None
+    connector = aiohttp.TCPConnector(ssl=context)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        yield Http(tls_devcluster.url, session)
+
+
+@pytest.fixture
+def tls_kubeconfig(tls_devcluster: DevCluster, tmp_path: Path) -> Path:
+    return tls_devcluster.write_kubeconfig(tmp_path / "kubeconfig")

@@ -184,11 +184,40 @@ async def test_delete_returns_object_and_404_afterwards(http: Http) -> None:
 
 
 async def test_delete_preconditions(http: Http) -> None:
+    """DeleteOptions.preconditions.uid: a DELETE of another object with the same name is a 409."""
     _, obj = await http.post(CMS, {"metadata": {"name": "d"}})
-    status, _ = await http.delete(f"{CMS}/d", {"preconditions": {"uid": "wrong"}})
-    assert status == 409
+    status, body = await http.delete(f"{CMS}/d", {"preconditions": {"uid": "wrong"}})
+    assert status == 409 and body["reason"] == "Conflict"
+    assert body["message"] == (
+        f'Operation cannot be fulfilled on configmaps "d": Precondition failed: UID in precondition: wrong, '
+        f"UID in object meta: {obj['metadata']['uid']}"
+    )
     status, _ = await http.delete(f"{CMS}/d", {"preconditions": {"uid": obj["metadata"]["uid"]}})
     assert status == 200
+
+
+async def test_delete_precondition_on_resource_version(http: Http) -> None:
+    """DeleteOptions.preconditions.resourceVersion: "Must match the ResourceVersion of the object
+    being deleted" (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/delete-options/);
+    a stale one is 409 Conflict and the object stays."""
+    _, obj = await http.post(CMS, {"metadata": {"name": "d"}})
+    stale = obj["metadata"]["resourceVersion"]
+    _, obj = await http.patch(f"{CMS}/d", {"data": {"k": "v"}})
+    current = obj["metadata"]["resourceVersion"]
+    options = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"resourceVersion": stale}}
+    status, body = await http.delete(f"{CMS}/d", options)
+    assert status == 409 and body["reason"] == "Conflict"
+    assert body["message"] == (
+        'Operation cannot be fulfilled on configmaps "d": Precondition failed: ResourceVersion in precondition: '
+        f"{stale}, ResourceVersion in object meta: {current}"
+    )
+    status, _ = await http.get(f"{CMS}/d")
+    assert status == 200
+    options["preconditions"] = {"resourceVersion": current, "uid": obj["metadata"]["uid"]}
+    status, _ = await http.delete(f"{CMS}/d", options)
+    assert status == 200
+    status, _ = await http.get(f"{CMS}/d")
+    assert status == 404
 
 
 async def test_delete_collection_by_label(http: Http) -> None:

@@ -4,7 +4,7 @@ It speaks the real REST API over HTTP so that kopf, the `kubernetes` client and 
 against it unchanged. It schedules nothing and runs no pods: it is the API server alone.
 """
 
+from .cluster import Cluster
 from .server import DevCluster
-from .store import Cluster
 
 __all__ = ["Cluster", "DevCluster"]

@@ -6,64 +6,10 @@ read `message` and `details.causes`, so both follow the real server's wording.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-MISSING: Any = object()
-
-
-@dataclass
-class FieldError:
-    """One invalid field, like apimachinery's `field.Error`."""
-
-    type: str  # FieldValueInvalid, FieldValueRequired, FieldValueNotSupported, ...
-    field: str
-    value: Any = MISSING
-    detail: str = ""
-
-    def body(self) -> str:
-        if self.type == "FieldValueRequired":
-            text = "Required value"
-        elif self.type == "FieldValueForbidden":
-            text = "Forbidden"
-        elif self.type == "FieldValueTooLong":
-            text = "Too long"
-        elif self.type == "FieldValueTooMany":
-            text = "Too many"
-        elif self.type == "FieldValueDuplicate":
-            text = f"Duplicate value: {_show(self.value)}"
-        elif self.type == "FieldValueNotSupported":
-            text = f"Unsupported value: {_show(self.value)}"
-        elif self.type == "FieldValueNotFound":
-            text = f"Not found: {_show(self.value)}"
-        else:
-            text = "Invalid value"
-            if self.value is not MISSING:
-                text += f": {_show(self.value)}"
-        if self.detail:
-            text += f": {self.detail}"
-        return text
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.body()}" if self.field else self.body()
-
-    def cause(self) -> dict[str, Any]:
-        return {"reason": self.type, "message": self.body(), "field": self.field}
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, dict):
-        return '"object"'
-    if isinstance(value, list):
-        return '"array"'
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+from ..validation.errors import FieldError
 
 
 @dataclass

@@ -21,8 +21,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from ..validation import Walker
 from .errors import ApiError
-from .schema import Walker
 
 Path = tuple[str, ...]
 _META_OWNED = ("labels", "annotations", "finalizers", "ownerReferences")

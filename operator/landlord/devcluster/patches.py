@@ -12,8 +12,8 @@ from typing import Any
 
 import jsonpatch
 
+from ..validation import Walker
 from .errors import ApiError, bad_request
-from .schema import Walker
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

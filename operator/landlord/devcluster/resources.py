@@ -26,6 +26,7 @@ class ResourceType:
     categories: list[str] = field(default_factory=list)
     has_status: bool = False
     has_generation: bool = False
+    has_scale: bool = False  # serves the autoscaling/v1 `scale` subresource
     schema: dict[str, Any] | None = None  # root schema (CRD) or a $ref into built-in defs
     builtin: bool = True
     crd_name: str = ""
@@ -156,6 +157,7 @@ _BUILTINS: list[tuple[str, str, str, str, bool, list[str], bool, bool]] = [
         True,
     ),
 ]
+_SCALABLE = {"Deployment", "StatefulSet", "ReplicaSet"}
 _IN_ALL = {"Service", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
 _FIELD_SELECTORS = {
     "Namespace": COMMON_FIELDS | {"status.phase"},
@@ -176,6 +178,7 @@ def builtin_types() -> list[ResourceType]:
             short_names=short,
             has_status=status,
             has_generation=generation,
+            has_scale=kind in _SCALABLE,
             categories=["all"] if kind in _IN_ALL else [],
             field_selectors=_FIELD_SELECTORS.get(kind, COMMON_FIELDS),
         )

@@ -112,3 +112,27 @@ def make_filter(
         return True
 
     return matches
+
+
+def format_label_selector(selector: dict[str, Any] | None) -> str:
+    """A `metav1.LabelSelector` as the selector string `LabelSelectorAsSelector` prints.
+
+    Requirements sorted by key: `app=web,tier in (a,b),!legacy`-style, set values sorted.
+    """
+    if not selector:
+        return ""
+    terms: list[tuple[str, str]] = []
+    for key, value in (selector.get("matchLabels") or {}).items():
+        terms.append((key, f"{key}={value}"))
+    for expression in selector.get("matchExpressions") or []:
+        key, operator = expression.get("key", ""), expression.get("operator", "")
+        values = ",".join(sorted(expression.get("values") or []))
+        if operator == "In":
+            terms.append((key, f"{key} in ({values})"))
+        elif operator == "NotIn":
+            terms.append((key, f"{key} notin ({values})"))
+        elif operator == "Exists":
+            terms.append((key, key))
+        elif operator == "DoesNotExist":
+            terms.append((key, f"!{key}"))
+    return ",".join(text for _, text in sorted(terms, key=lambda term: term[0]))

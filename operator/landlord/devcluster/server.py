@@ -1,14 +1,16 @@
 """The HTTP face of the emulator: Kubernetes REST paths, discovery, OpenAPI, watch streams.
 
-`DevCluster` runs it in-process (an async context manager giving the URL), and
-`landlord devcluster` serves it until interrupted.
+`DevCluster` runs it in-process (an async context manager giving the URL), over HTTP or
+HTTPS, and `landlord devcluster` serves it until interrupted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
+import ssl
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -18,13 +20,16 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from . import errors
+from . import errors, tls
+from .cluster import Cluster
 from .errors import ApiError
 from .openapi import digest, group_version_key, v2_document, v3_document
 from .resources import SCHEMA_VERSION, ResourceType
+from .scale import SCALE_GROUP, SCALE_VERSION
 from .selectors import make_filter
-from .store import Cluster, decode_continue, encode_continue
+from .store import decode_continue, encode_continue
 from .tables import to_table
+from .tls import Certificates
 
 PATCH_TYPES = {
     "application/json-patch+json": "json",
@@ -196,6 +201,18 @@ class Api:
                         "verbs": ["get", "patch", "update"],
                     }
                 )
+            if rt.has_scale:
+                resources.append(
+                    {
+                        "name": f"{rt.plural}/scale",
+                        "singularName": "",
+                        "namespaced": rt.namespaced,
+                        "group": SCALE_GROUP,
+                        "version": SCALE_VERSION,
+                        "kind": "Scale",
+                        "verbs": ["get", "patch", "update"],
+                    }
+                )
             if rt.kind == "Namespace":
                 resources.append(
                     {
@@ -260,6 +277,7 @@ class Api:
             subresource
             and not (subresource == "status" and rt.has_status)
             and not (subresource == "finalize" and rt.kind == "Namespace")
+            and not (subresource == "scale" and rt.has_scale)
         ):
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
         if rt.namespaced and name is not None and namespace is None:
@@ -284,6 +302,8 @@ class Api:
             if method == "DELETE":
                 return await self._delete_collection(request, rt, namespace, dry_run)
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
+        if subresource == "scale":
+            return await self._scale(request, rt, namespace, name, dry_run)
         if method == "GET":
             obj = self.cluster.get(rt, namespace, name)
             if _wants_table(request):
@@ -294,29 +314,14 @@ class Api:
         if method == "PUT":
             body = await self._body(request)
             if subresource == "finalize":
-                return _json(self._finalize_namespace(rt, name, body))
+                return _json(self.cluster.finalize_namespace(rt, name, body))
             result = self.cluster.update(
                 rt, namespace, name, body, _manager(request), subresource, field_validation, dry_run
             )
             return self._written(result.obj, result.warnings, 201 if result.created else 200)
         if method == "PATCH":
-            content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
-            patch_type = PATCH_TYPES.get(content_type)
-            if patch_type is None:
-                raise errors.unsupported_media_type(
-                    f"the body of the request was in an unknown format - accepted media types include: "
-                    f"{', '.join(PATCH_TYPES)}"
-                )
-            raw = await request.read()
-            try:
-                patch = yaml.safe_load(raw) if patch_type == "apply" else json.loads(raw or b"null")
-            except (ValueError, yaml.YAMLError) as exc:
-                raise errors.bad_request(f"error decoding patch: {exc}") from exc
-            manager = query.get("fieldManager", "") if patch_type == "apply" else _manager(request)
-            force = query.get("force") in ("true", "1")
-            if force and patch_type != "apply":
-                raise errors.bad_request("force: Forbidden: may not be specified for non-apply patch")
-            existed = self.cluster._store(rt).get(self.cluster._key(rt, namespace, name)) is not None
+            patch_type, patch, manager, force = await self._patch_request(request)
+            existed = self.cluster.exists(rt, namespace, name)
             result = self.cluster.patch(
                 rt, namespace, name, patch_type, patch, manager, subresource, force, field_validation, dry_run
             )
@@ -327,20 +332,41 @@ class Api:
             return _json(obj)
         raise errors.method_not_allowed("the server does not allow this method on the requested resource")
 
-    def _finalize_namespace(self, rt: ResourceType, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        current = self.cluster.get(rt, None, name)
-        wanted = (body.get("spec") or {}).get("finalizers") or []
-        store = self.cluster._store(rt)
-        key = ("", name)
-        stored = store[key]
-        if wanted != stored.get("spec", {}).get("finalizers"):
-            stored["spec"] = {**stored.get("spec", {}), "finalizers": wanted}
-            stored["metadata"]["resourceVersion"] = self.cluster._next_rv()
-            self.cluster._emit(rt, "MODIFIED", stored, current)
-            if stored["metadata"].get("deletionTimestamp"):
-                self.cluster.pending.add((rt.group_resource, key))
-                self.cluster.wakeup.set()
-        return self.cluster.present(rt, stored)
+    async def _patch_request(self, request: web.Request) -> tuple[str, Any, str, bool]:
+        """A PATCH's type (by Content-Type), decoded body, field manager and `force`."""
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+        patch_type = PATCH_TYPES.get(content_type)
+        if patch_type is None:
+            raise errors.unsupported_media_type(
+                f"the body of the request was in an unknown format - accepted media types include: "
+                f"{', '.join(PATCH_TYPES)}"
+            )
+        raw = await request.read()
+        try:
+            patch = yaml.safe_load(raw) if patch_type == "apply" else json.loads(raw or b"null")
+        except (ValueError, yaml.YAMLError) as exc:
+            raise errors.bad_request(f"error decoding patch: {exc}") from exc
+        manager = request.query.get("fieldManager", "") if patch_type == "apply" else _manager(request)
+        force = request.query.get("force") in ("true", "1")
+        if force and patch_type != "apply":
+            raise errors.bad_request("force: Forbidden: may not be specified for non-apply patch")
+        return patch_type, patch, manager, force
+
+    async def _scale(
+        self, request: web.Request, rt: ResourceType, namespace: str | None, name: str, dry_run: bool
+    ) -> web.Response:
+        """GET, PUT and PATCH of a workload's autoscaling/v1 Scale."""
+        if request.method == "GET":
+            return _json(self.cluster.get_scale(rt, namespace, name))
+        if request.method == "PUT":
+            body = await self._body(request)
+            result = self.cluster.update_scale(rt, namespace, name, body, _manager(request), dry_run)
+            return self._written(result.obj, result.warnings, 200)
+        if request.method == "PATCH":
+            patch_type, patch, manager, force = await self._patch_request(request)
+            result = self.cluster.patch_scale(rt, namespace, name, patch_type, patch, manager, force, dry_run)
+            return self._written(result.obj, result.warnings, 200)
+        raise errors.method_not_allowed("the server does not allow this method on the requested resource")
 
     def _written(self, obj: dict[str, Any], warnings: list[str], status: int) -> web.Response:
         headers = {}
@@ -493,15 +519,26 @@ class Api:
 
 
 class DevCluster:
-    """The emulator in-process: `async with DevCluster() as cluster: cluster.url`."""
+    """The emulator in-process: `async with DevCluster() as cluster: cluster.url`.
+
+    With `tls=True` it serves HTTPS with a certificate from a CA made at start; `ca_data` (PEM)
+    is that CA, which `kubeconfig()` carries as `certificate-authority-data`.
+    """
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, history: int = 100_000, bookmark_interval: float = 60.0
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        history: int = 100_000,
+        bookmark_interval: float = 60.0,
+        tls: bool = False,
     ) -> None:
         self.host = host
         self.port = port
         self.history = history
         self.bookmark_interval = bookmark_interval
+        self.tls = tls
+        self.certificates: Certificates | None = None
         self.cluster: Cluster
         self.api: Api
         self._runner: web.AppRunner | None = None
@@ -509,7 +546,16 @@ class DevCluster:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def ca_data(self) -> bytes | None:
+        """The PEM of the CA that signed the serving certificate (None over plain HTTP)."""
+        return self.certificates.ca if self.certificates else None
+
+    def client_ssl_context(self) -> ssl.SSLContext | None:
+        """A client TLS context trusting only this server's CA (None over plain HTTP)."""
+        return self.certificates.client_context() if self.certificates else None
 
     async def __aenter__(self) -> DevCluster:
         await self.start()
@@ -519,13 +565,18 @@ class DevCluster:
         await self.stop()
 
     async def start(self) -> None:
+        """Serves on `host:port` (port 0: a free one, then stored in `port`)."""
         self.cluster = Cluster(history=self.history)
         self.api = Api(self.cluster, self.bookmark_interval)
+        context = None
+        if self.tls:
+            self.certificates = await asyncio.to_thread(tls.generate, [self.host])
+            context = self.certificates.server_context()
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self.api.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=context)
         await site.start()
         sockets = getattr(site._server, "sockets", None)
         if sockets:
@@ -533,6 +584,7 @@ class DevCluster:
         self._controllers = asyncio.create_task(self.cluster.run_controllers())
 
     async def stop(self) -> None:
+        """Stops serving and the built-in controllers."""
         if self._controllers is not None:
             self._controllers.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -541,10 +593,14 @@ class DevCluster:
             await self._runner.cleanup()
 
     def kubeconfig(self, context: str = "landlord-dev") -> dict[str, Any]:
+        """A kubeconfig for this server (with the CA as certificate-authority-data under TLS)."""
+        cluster: dict[str, Any] = {"server": self.url}
+        if self.certificates is not None:
+            cluster["certificate-authority-data"] = base64.b64encode(self.certificates.ca).decode()
         return {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "clusters": [{"name": context, "cluster": cluster}],
             "users": [{"name": context, "user": {"token": "landlord-dev"}}],
             "contexts": [{"name": context, "context": {"cluster": context, "user": context, "namespace": "default"}}],
             "current-context": context,
@@ -552,6 +608,7 @@ class DevCluster:
         }
 
     def write_kubeconfig(self, path: str | Path) -> Path:
+        """Writes `kubeconfig()` as YAML (mode 0600) and returns the path."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(yaml.safe_dump(self.kubeconfig(), sort_keys=False))

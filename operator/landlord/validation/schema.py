@@ -38,16 +38,20 @@ _HOSTNAME = re.compile(
 
 @dataclass
 class WalkResult:
+    """What a walk found: the value as stored, the field errors and the unknown-field paths."""
+
     value: Any
     errors: list[FieldError] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
 
 
 def join(path: str, key: str) -> str:
+    """A field path one level down: `spec` + `size` -> `spec.size`."""
     return f"{path}.{key}" if path else key
 
 
 def parse_datetime(text: str) -> datetime | None:
+    """An RFC 3339 date-time, or None when the text is not one."""
     if not _DATE_TIME.match(text):
         return None
     try:
@@ -64,6 +68,7 @@ class Walker:
         self.builtin = builtin
 
     def resolve(self, schema: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """The schema with its `$ref`s followed, and the last definition name followed."""
         ref_name = ""
         while "$ref" in schema:
             ref_name = schema["$ref"].rsplit("/", 1)[-1]
@@ -73,6 +78,7 @@ class Walker:
         return schema, ref_name
 
     def walk(self, value: Any, schema: dict[str, Any], old: Any = MISSING) -> WalkResult:
+        """Validates, prunes and defaults `value`; `old` is the stored value on update."""
         result = WalkResult(value=None)
         result.value = self._node(value, schema, "", old, result)
         return result

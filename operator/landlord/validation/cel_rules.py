@@ -1,4 +1,4 @@
-"""CEL rules of CRD schemas (`x-kubernetes-validations`), evaluated with PyPI `cel`.
+"""CEL rules of CRD schemas (`x-kubernetes-validations`), evaluated with PyPI `common-expression-language`.
 
 Kubernetes semantics kept here: a rule that mentions `oldSelf` is a transition rule and runs
 only on update when the old value exists; `messageExpression` wins over `message`; a rule
@@ -23,6 +23,8 @@ from .errors import MISSING
 
 @dataclass
 class RuleFailure:
+    """A rule that did not hold: its message, and the `reason`/`fieldPath` the rule names."""
+
     message: str
     reason: str = ""
     field_path: str = ""
@@ -83,6 +85,7 @@ def check_rule(expression: str) -> str | None:
 
 
 def evaluate_rules(rules: list[dict[str, Any]], value: Any, old: Any = MISSING) -> list[RuleFailure]:
+    """The failures of `x-kubernetes-validations` rules on `self` (and `oldSelf` when given)."""
     failures: list[RuleFailure] = []
     for rule in rules:
         expression = rule.get("rule", "")

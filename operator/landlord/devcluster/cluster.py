@@ -1,0 +1,29 @@
+"""`Cluster`: the emulator's state and API semantics, independent of HTTP.
+
+It is assembled from one layer per concern, each in its own module:
+
+- `store.ObjectStore`: objects, the global resourceVersion, watch history and fan-out;
+- `registry.Registry`: the served types, CRD registration;
+- `writes.Writes`: create, update, patch, server-side apply (metadata checks in `metadata`);
+- `lifecycle.Lifecycle`: DELETE, finalizers, namespace termination, garbage collection;
+- `scale.Scaling`: the `scale` subresource of the workload kinds.
+"""
+
+from __future__ import annotations
+
+from .lifecycle import Lifecycle
+from .resources import builtin_types
+from .scale import Scaling
+
+INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+class Cluster(Scaling, Lifecycle):
+    """An empty cluster: the built-in types and the namespaces a new cluster starts with."""
+
+    def __init__(self, history: int = 100_000) -> None:
+        super().__init__(history)
+        for rt in builtin_types():
+            self._register(rt)
+        for name in INITIAL_NAMESPACES:
+            self.create(self.find("", "namespaces"), None, {"metadata": {"name": name}}, "landlord-devcluster")
