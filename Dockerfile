@@ -9,6 +9,8 @@ RUN pip install --no-cache-dir --upgrade pip \
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 landlord
 COPY --from=build /wheels /wheels
+# The wheel without extras: only the base dependencies (docs/architecture-layers.md); the devcluster
+# and test extras stay out of the image.
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER 10001
 EXPOSE 8080

@@ -1,0 +1,151 @@
+"""Assembly of the four CustomResourceDefinitions: names, printer columns, root rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .addon import ADDON_SPEC
+from .nodes import rule, s
+from .plan import PLAN_SPEC
+from .reseller import RESELLER_SPEC
+from .status import TENANT_STATUS, USAGE_STATUS
+from .tenant import TENANT_SPEC
+from .vocabulary import GROUP, VERSION
+
+
+def crd(
+    kind: str,
+    plural: str,
+    short: str,
+    spec: dict[str, Any],
+    status: dict[str, Any],
+    columns: list[dict[str, Any]],
+    description: str,
+    root_rules: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One cluster-scoped CRD of the landlord.dev group, served and stored at v1alpha1, with a status subresource."""
+    schema: dict[str, Any] = {
+        "type": "object",
+        "description": description,
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": s("APIVersion of this representation: landlord.dev/v1alpha1."),
+            "kind": s(f"Kind: {kind}."),
+            "metadata": {"type": "object"},
+            "spec": spec,
+            "status": status,
+        },
+    }
+    if root_rules:
+        schema["x-kubernetes-validations"] = root_rules
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "scope": "Cluster",
+            "names": {
+                "kind": kind,
+                "plural": plural,
+                "singular": kind.lower(),
+                "shortNames": [short],
+                "listKind": f"{kind}List",
+                "categories": ["landlord"],
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": columns,
+                    "schema": {"openAPIV3Schema": schema},
+                }
+            ],
+        },
+    }
+
+
+def _col(name: str, path: str, kind: str = "string", priority: int = 0) -> dict[str, Any]:
+    column: dict[str, Any] = {"name": name, "type": kind, "jsonPath": path}
+    if priority:
+        column["priority"] = priority
+    return column
+
+
+AGE = _col("Age", ".metadata.creationTimestamp", "date")
+NAME_RULE = rule(
+    "self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 61",
+    "the tenant name must be a DNS label (lower case letters, digits, '-') of at most 61 characters, "
+    "because its namespace is t-<name>",
+)
+
+
+def all_crds() -> list[dict[str, Any]]:
+    """The Plan, AddOn, Reseller and Tenant CRDs, in that order (as written to `crds/`)."""
+    return [
+        crd(
+            "Plan",
+            "plans",
+            "plan",
+            PLAN_SPEC,
+            USAGE_STATUS,
+            [
+                _col("Currency", ".spec.pricing.currency"),
+                _col("Monthly", ".spec.pricing.prices.Monthly"),
+                _col("Tenants", ".status.tenants", "integer"),
+                _col("Retired", ".spec.retired", "boolean"),
+                AGE,
+            ],
+            "A Landlord service plan.",
+        ),
+        crd(
+            "AddOn",
+            "addons",
+            "addon",
+            ADDON_SPEC,
+            USAGE_STATUS,
+            [
+                _col("Max", ".spec.maxQuantity", "integer"),
+                _col("Tenants", ".status.tenants", "integer"),
+                AGE,
+            ],
+            "A Landlord add-on pack.",
+        ),
+        crd(
+            "Reseller",
+            "resellers",
+            "rsl",
+            RESELLER_SPEC,
+            USAGE_STATUS,
+            [
+                _col("Domain", ".spec.baseDomain"),
+                _col("Tenants", ".status.tenants", "integer"),
+                AGE,
+            ],
+            "A Landlord reseller.",
+        ),
+        crd(
+            "Tenant",
+            "tenants",
+            "tn",
+            TENANT_SPEC,
+            TENANT_STATUS,
+            [
+                _col("Plan", ".spec.plan"),
+                _col("Phase", ".status.phase"),
+                _col("URL", ".status.url"),
+                _col("Sync", ".status.planSync.state"),
+                _col("Reseller", ".spec.reseller", priority=1),
+                AGE,
+            ],
+            "A Landlord tenant: one customer subscription.",
+            [NAME_RULE],
+        ),
+    ]
+
+
+def crd_by_kind() -> dict[str, dict[str, Any]]:
+    """The CRDs keyed by kind (Plan, AddOn, Reseller, Tenant)."""
+    return {c["spec"]["names"]["kind"]: c for c in all_crds()}

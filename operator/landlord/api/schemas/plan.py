@@ -1,0 +1,102 @@
+"""The Plan spec: limits, features, overuse policy, database, backups and pricing."""
+
+from __future__ import annotations
+
+from .fragments import features, limits, money, prices
+from .nodes import b, i, names, obj, rule, s
+
+PLAN_SPEC = obj(
+    "A service plan: what a tenant gets and what it costs.",
+    {
+        "displayName": s("Name shown to people.", maxLength=100),
+        "description": s("A sentence about the plan.", maxLength=1000),
+        "retired": b("True: tenants on it keep it, new tenants (and plan changes to it) are refused.", default=False),
+        "limits": limits("Resource limits. Every limit is explicit: an omitted one is 0 (not offered)."),
+        "features": features("Modules the tenant application enables, e.g. crm, invoicing."),
+        "overuse": obj(
+            "What happens when usage exceeds a limit. Existing data is never deleted.",
+            {
+                "policy": s(
+                    "Block: hard quota. Notify: alert at thresholds. Bill: allowed and charged as overage.",
+                    enum=["Block", "Notify", "Bill"],
+                    default="Notify",
+                ),
+                "notifyAt": {
+                    "type": "array",
+                    "description": "Usage thresholds in percent of a limit that raise notifications.",
+                    "x-kubernetes-list-type": "set",
+                    "maxItems": 10,
+                    "items": {"type": "integer", "minimum": 1, "maximum": 1000},
+                },
+                "suspendOnExceed": b("Suspend the tenant when a limit is exceeded.", default=False),
+            },
+        ),
+        "database": obj(
+            "The tenant's PostgreSQL database.",
+            {
+                "mode": s(
+                    "Dedicated: a database per tenant. Shared: a schema in a shared database.",
+                    enum=["Dedicated", "Shared"],
+                    default="Dedicated",
+                ),
+                "connectionLimit": i("Connections the tenant may open.", minimum=1, maximum=10000),
+            },
+        ),
+        "backup": obj(
+            "Backups of the tenant's data.",
+            {
+                "schedule": s('Cron schedule (UTC), e.g. "0 3 * * *".', maxLength=100, pattern=r"^(\S+\s+){4}\S+$"),
+                "retention": obj(
+                    "How many backups to keep.",
+                    {
+                        "daily": i("Daily backups kept.", minimum=0, maximum=366),
+                        "weekly": i("Weekly backups kept.", minimum=0, maximum=104),
+                        "monthly": i("Monthly backups kept.", minimum=0, maximum=120),
+                    },
+                ),
+            },
+        ),
+        "pricing": obj(
+            "Prices of the plan.",
+            {
+                "currency": s("ISO 4217 currency code, e.g. EUR.", pattern=r"^[A-Z]{3}$"),
+                "prices": prices("Price per billing cycle: Monthly, Yearly."),
+                "setupFee": money("Charged on the first invoice."),
+                "trialDays": i("Days of free trial for new tenants.", minimum=0, maximum=365, default=0),
+                "prorate": b("Charge partial periods by days on the plan.", default=True),
+                "seatPrice": money("Price per seat beyond the included users, per period."),
+                "seatsPerModule": b("Charge seats per enabled module.", default=False),
+                "metered": {
+                    "type": "array",
+                    "description": "Usage billed beyond the limit when the overuse policy is Bill.",
+                    "x-kubernetes-list-type": "map",
+                    "x-kubernetes-list-map-keys": ["meter"],
+                    "maxItems": 20,
+                    "items": obj(
+                        "A metered price.",
+                        {
+                            "meter": s("What is metered.", enum=["traffic", "storage", "databaseStorage", "users"]),
+                            "unit": s("Unit of the price, e.g. GiB.", maxLength=20),
+                            "unitPrice": money("Price per unit beyond the limit."),
+                        },
+                        required=["meter", "unit", "unitPrice"],
+                    ),
+                },
+                "discounts": {
+                    "type": "object",
+                    "description": "Percent discount by customer type (Business, Individual, Charity, Education).",
+                    "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 100},
+                    "x-kubernetes-validations": [
+                        rule(
+                            "self.all(k, k in ['Business', 'Individual', 'Charity', 'Education'])",
+                            "customer types are Business, Individual, Charity and Education",
+                        )
+                    ],
+                },
+            },
+            required=["currency", "prices"],
+        ),
+        "upgradesTo": names("Plans a tenant may upgrade to."),
+        "downgradesTo": names("Plans a tenant may downgrade to."),
+    },
+)

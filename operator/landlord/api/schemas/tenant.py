@@ -1,0 +1,132 @@
+"""The Tenant spec: one customer subscription (plan, add-ons, owner, domains, billing, ...)."""
+
+from __future__ import annotations
+
+from .fragments import branding, features, limits
+from .nodes import b, i, obj, rule, s
+from .vocabulary import CUSTOMER_TYPES, CYCLES, DNS_LABEL, HOSTNAME
+
+SUBJECT = obj(
+    "Who is given admin rights in the tenant's namespace.",
+    {
+        "kind": s("User, Group or ServiceAccount.", enum=["User", "Group", "ServiceAccount"]),
+        "name": s("Name of the subject.", minLength=1, maxLength=253),
+        "namespace": s("Namespace of a ServiceAccount.", pattern=DNS_LABEL, maxLength=63),
+    },
+    required=["kind", "name"],
+    **{
+        "x-kubernetes-validations": [
+            rule("self.kind != 'ServiceAccount' || has(self.namespace)", "a ServiceAccount subject needs a namespace")
+        ]
+    },
+)
+
+TENANT_SPEC = obj(
+    "One customer subscription.",
+    {
+        "plan": s("Name of the Plan.", pattern=DNS_LABEL, maxLength=63),
+        "addOns": {
+            "type": "array",
+            "description": "Add-ons with quantities.",
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+            "maxItems": 50,
+            "items": obj(
+                "An add-on and how many units.",
+                {
+                    "name": s("Name of the AddOn.", pattern=DNS_LABEL, maxLength=63),
+                    "quantity": i("Units, between 1 and the add-on's maxQuantity.", minimum=1, maximum=1000, default=1),
+                },
+                required=["name"],
+            ),
+        },
+        "owner": obj(
+            "The customer.",
+            {
+                "name": s("Person or company name.", maxLength=200),
+                "email": s("Contact address.", format="email", maxLength=254),
+                "subjects": {
+                    "type": "array",
+                    "description": "Given admin in the tenant namespace.",
+                    "maxItems": 20,
+                    "items": SUBJECT,
+                },
+            },
+        ),
+        "reseller": s(
+            "Name of the Reseller that sells this tenant; it is then billed, with its discount.",
+            pattern=DNS_LABEL,
+            maxLength=63,
+        ),
+        "domains": obj(
+            "Where the tenant is reached.",
+            {
+                "subdomain": s(
+                    "Label under the base domain; defaults to the tenant's name. Immutable once set.",
+                    pattern=DNS_LABEL,
+                    maxLength=63,
+                ),
+                "custom": {
+                    "type": "array",
+                    "description": "Custom hostnames; routed once their ownership is verified.",
+                    "x-kubernetes-list-type": "set",
+                    "maxItems": 100,
+                    "items": {"type": "string", "pattern": HOSTNAME, "maxLength": 253},
+                },
+            },
+        )
+        | {
+            "x-kubernetes-validations": [
+                rule(
+                    "!has(oldSelf.subdomain) || (has(self.subdomain) && self.subdomain == oldSelf.subdomain)",
+                    "domains.subdomain is immutable once set; create a new tenant to change it",
+                )
+            ]
+        },
+        "branding": branding("Overrides the reseller's branding defaults."),
+        "overrides": obj(
+            "Per-tenant values that win over the plan and add-ons.",
+            {
+                "limits": limits("Pins single limits."),
+                "features": features("Extra modules."),
+            },
+        ),
+        "syncPolicy": s(
+            "Auto: follows plan and add-on edits. Locked: keeps the values it had when locked.",
+            enum=["Auto", "Locked"],
+            default="Auto",
+        ),
+        "suspend": b("Suspend: workloads scaled to zero, data kept.", default=False),
+        "expiresAt": s(
+            "RFC 3339 time after which the tenant is suspended (Expired).", format="date-time", nullable=True
+        ),
+        "billing": obj(
+            "Billing identity.",
+            {
+                "cycle": s("Billing cycle.", enum=list(CYCLES), default="Monthly"),
+                "country": s("ISO 3166-1 alpha-2 country of the billed party, e.g. FR.", pattern=r"^[A-Z]{2}$"),
+                "taxId": s("VAT or tax identifier.", pattern=r"^[A-Z0-9]{4,20}$"),
+                "customerType": s(
+                    "Business, Individual, Charity or Education.", enum=list(CUSTOMER_TYPES), default="Business"
+                ),
+                "coupon": s("Coupon code.", pattern=r"^[A-Z0-9-]{1,40}$"),
+                "skipTrial": b(
+                    "true: the customer pays from day one; the plan's trial does not apply. "
+                    "Only read when the tenant is created."
+                ),
+            },
+        ),
+        "backup": obj(
+            "Backup preferences.",
+            {
+                "window": s("UTC start of the backup window, HH:MM.", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$"),
+            },
+        ),
+        "deletionPolicy": s(
+            "What happens to data when the tenant is deleted: Retain (database and backups kept) or Delete.",
+            enum=["Retain", "Delete"],
+            default="Retain",
+        ),
+    },
+    required=["plan"],
+)
