@@ -4,17 +4,22 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 6443
 KUBECONFIG_PATH ?= .landlord/kubeconfig
+OPERATOR_LOG ?= .landlord/operator.log
 
-.PHONY: setup tools lint typecheck unit conformance test run devcluster bench clean
+.PHONY: setup tools lint typecheck unit conformance test run devcluster bench golden clean
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || \
-		(apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null)
+		(echo "landlord setup: installing python3-venv with apt-get..." && \
+		apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null)
+	@echo "landlord setup: creating $(VENV) and installing Landlord with its dependencies" \
+		"(first run only; a few minutes on a slow network)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --progress-bar on -e '.[test]'
+	@echo "landlord setup: done"
 	@touch $@
 
 tools: setup
@@ -23,18 +28,25 @@ tools: setup
 lint: setup
 	$(BIN)/ruff check operator tests bench
 	$(BIN)/ruff format --check operator tests bench
+	PYTHONPATH=operator $(BIN)/lint-imports --no-cache
 
 typecheck: setup
 	$(BIN)/mypy
 
 test: setup tools lint typecheck
 	$(BIN)/python -m pytest -ra
+	LANDLORD_TEST_TLS=1 $(BIN)/python -m pytest -q tests/integration
 
+# PORT=6444 make run when 6443 is taken; warnings and errors go to $(OPERATOR_LOG).
 run: setup
-	$(BIN)/landlord dev --port $(PORT) --kubeconfig $(KUBECONFIG_PATH)
+	$(BIN)/landlord dev --port $(PORT) --kubeconfig $(KUBECONFIG_PATH) --log $(OPERATOR_LOG)
 
 devcluster: setup
 	$(BIN)/landlord devcluster --port $(PORT) --kubeconfig $(KUBECONFIG_PATH)
+
+# Regenerates tests/golden/ (expected `landlord render` and `landlord validate` output); review with git diff.
+golden: setup
+	$(BIN)/python -m tests.golden --update
 
 bench: setup
 	$(BIN)/python bench/apiserver.py

@@ -2,15 +2,21 @@
 
 Everything runs in this process: the in-memory API server on the main event loop, the
 operator (kopf) with its own loop in a thread. kubectl works against it with the kubeconfig
-written at start.
+written at start. The live table is the output; warnings and errors go to a log file that
+its header line names.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import logging
 import signal
+import socket
 import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -25,6 +31,73 @@ from .runner import OperatorThread
 
 PLAYGROUND_MANAGER = "landlord-playground"
 FOLDERS = ("plans", "addons", "examples")
+DEFAULT_LOG = Path(".landlord/operator.log")
+
+
+class PortInUse(Exception):
+    """The API server's port is taken; the message says how to choose another."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        free = next((p for p in range(port + 1, min(port + 100, 65536)) if _free(host, p)), port + 1)
+        super().__init__(
+            f"landlord dev: port {port} is already in use (another `make run` or `landlord devcluster`?); "
+            f"choose another port: PORT={free} make run, or landlord dev --port {free}"
+        )
+        self.port = port
+
+
+def _free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+class LogFile(logging.FileHandler):
+    """Warnings and errors of the operator (and the API server) in a file, counted for the header."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as header:  # appended: the last run's log stays readable
+            header.write(f"---- landlord dev started {datetime.now(UTC).isoformat(timespec='seconds')}\n")
+        super().__init__(path, mode="a", encoding="utf-8")
+        self.setLevel(logging.WARNING)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        self.path = path
+        self.warning_count = 0
+        self.error_count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        super().emit(record)
+        if record.levelno >= logging.ERROR:
+            self.error_count += 1
+        else:
+            self.warning_count += 1
+
+    def summary(self) -> str:
+        if not self.warning_count and not self.error_count:
+            return f"operator log: {self.path} (no warnings)"
+        counts = [
+            f"{n} {word}{'s' if n != 1 else ''}"
+            for n, word in ((self.error_count, "error"), (self.warning_count, "warning"))
+            if n
+        ]
+        return f"operator log: {self.path} ({', '.join(counts)}: read it)"
+
+
+@contextlib.contextmanager
+def logging_to(path: Path) -> Iterator[LogFile]:
+    """Sends warnings and errors from every logger to `path` while the playground runs."""
+    handler = LogFile(path)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        handler.close()
 
 
 async def install(client: KubeClient, root: Path) -> int:
@@ -73,35 +146,64 @@ async def playground(
     refresh: float = 2.0,
     out: TextIO = sys.stdout,
     stop: asyncio.Event | None = None,
+    log: Path = DEFAULT_LOG,
 ) -> None:
+    """Runs until `stop` (or SIGINT/SIGTERM); PortInUse when `port` is taken."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(RuntimeError, ValueError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
-    async with DevCluster(port=port) as cluster:
-        path = cluster.write_kubeconfig(kubeconfig)
-        client = KubeClient(kopf.ConnectionInfo(server=cluster.url, insecure=True), user_agent=PLAYGROUND_MANAGER)
-        operator = OperatorThread(config, login=lambda: kopf.ConnectionInfo(server=cluster.url, insecure=True))
-        try:
-            applied = await install(client, root)
-            await asyncio.to_thread(operator.start)
-            print(f"landlord dev: API server {cluster.url}; {applied} documents applied; operator running.", file=out)
-            print(f"  export KUBECONFIG={path.resolve()}; kubectl get tenants   (Ctrl-C stops)", file=out, flush=True)
-            tty = out.isatty()
-            shown: list[str] = []
-            while not stop.is_set():
-                lines = table(await client.list("Tenant"))
-                if tty:
-                    out.write("\x1b[H\x1b[2J" + "\n".join(lines) + "\n")
-                    out.flush()
-                elif lines != shown:
-                    out.write("\n".join(lines) + "\n\n")
-                    out.flush()
-                shown = lines
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), refresh)
-        finally:
-            await asyncio.to_thread(operator.stop)
-            await client.close()
-    print("landlord dev: stopped", file=out, flush=True)
+    cluster = DevCluster(port=port)
+    try:
+        await cluster.start()
+    except OSError as exc:
+        await cluster.stop()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(port, cluster.host) from exc
+        raise
+    try:
+        with logging_to(log) as log_file:
+            await _serve(cluster, config, kubeconfig, root, refresh, out, stop, log_file)
+    finally:
+        await cluster.stop()
+    print(f"landlord dev: stopped; {log_file.summary()}", file=out, flush=True)
+
+
+async def _serve(
+    cluster: DevCluster,
+    config: Config,
+    kubeconfig: str,
+    root: Path,
+    refresh: float,
+    out: TextIO,
+    stop: asyncio.Event,
+    log_file: LogFile,
+) -> None:
+    path = cluster.write_kubeconfig(kubeconfig)
+    client = KubeClient(kopf.ConnectionInfo(server=cluster.url, insecure=True), user_agent=PLAYGROUND_MANAGER)
+    operator = OperatorThread(config, login=lambda: kopf.ConnectionInfo(server=cluster.url, insecure=True))
+    try:
+        applied = await install(client, root)
+        await asyncio.to_thread(operator.start)
+        started = f"landlord dev: API server {cluster.url}; {applied} documents applied; operator running"
+        hint = f"  export KUBECONFIG={path.resolve()}; kubectl get tenants   (Ctrl-C stops)"
+        tty = out.isatty()
+        shown: tuple[list[str], list[str]] = ([], [])
+        while not stop.is_set():
+            header = [f"{started}; {log_file.summary()}", hint]
+            rows = table(await client.list("Tenant"))
+            if tty:  # the header stays on top of the redrawn table
+                out.write("\x1b[H\x1b[2J" + "\n".join([*header, "", *rows]) + "\n")
+            else:  # a pipe or a file: only what changed
+                if header != shown[0]:
+                    out.write("\n".join(header) + "\n\n")
+                if rows != shown[1]:
+                    out.write("\n".join(rows) + "\n\n")
+            out.flush()
+            shown = (header, rows)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), refresh)
+    finally:
+        await asyncio.to_thread(operator.stop)
+        await client.close()

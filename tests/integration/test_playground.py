@@ -1,9 +1,15 @@
-"""`landlord dev`: the playground brings up the examples, and kubectl works against it."""
+"""`landlord dev` (`make run`): the playground brings up the examples, kubectl works against it,
+the operator's warnings go to a log file, a taken port is one clear line, setup shows progress."""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import logging
+import re
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 from landlord.config import parse
@@ -12,12 +18,26 @@ from tests.conformance.test_kubectl import Kubectl
 from tests.helpers import eventually
 from tests.integration.conftest import ROOT
 
+LANDLORD_DEV = [sys.executable, "-m", "landlord", "dev"]
+EXPECTED_PHASES = {
+    "acme": "Active",  # billing.skipTrial: pays from day one
+    "bakery": "Trial",
+    "florist": "Trial",
+    "goodcause": "Trial",
+    "latepayer": "Suspended",
+    "newco": "Trial",
+    "shopco": "Trial",
+}
+
 
 async def test_playground_with_kubectl(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
+    log = tmp_path / "logs" / "operator.log"
     stop = asyncio.Event()
     out = io.StringIO()
-    task = asyncio.create_task(playground(parse({}), 0, str(kubeconfig), ROOT, refresh=0.2, out=out, stop=stop))
+    task = asyncio.create_task(
+        playground(parse({}), 0, str(kubeconfig), ROOT, refresh=0.2, out=out, stop=stop, log=log)
+    )
     try:
         await eventually(lambda: "documents applied" in out.getvalue(), timeout=60)
         kubectl = Kubectl(kubeconfig, tmp_path)
@@ -26,10 +46,7 @@ async def test_playground_with_kubectl(tmp_path: Path) -> None:
             _, text, _ = await kubectl("get", "tenants")
             rows = [line.split() for line in text.splitlines()[1:]]
             phases = {row[0]: row[2] for row in rows}
-            expected = {"acme", "bakery", "florist", "goodcause", "latepayer", "newco", "shopco"}
-            return (
-                text if set(phases) == expected and all(p in ("Trial", "Suspended") for p in phases.values()) else None
-            )
+            return text if phases == EXPECTED_PHASES else None
 
         listing = await eventually(all_listed, timeout=60)
         header = listing.splitlines()[0].split()
@@ -53,7 +70,72 @@ async def test_playground_with_kubectl(tmp_path: Path) -> None:
 
         await eventually(provisioned, timeout=30)
         assert "NAME" in out.getvalue() and "acme" in out.getvalue()
+
+        # Warnings and errors go to the log file that the header names, not into the table.
+        first_line = out.getvalue().splitlines()[0]
+        assert f"operator log: {log} (" in first_line, first_line
+        logging.getLogger("landlord.controller").warning("a warning for the log file")
+        logging.getLogger("kopf.objects").error("an error for the log file")
+        await eventually(lambda: "1 error" in out.getvalue(), timeout=10)
+        shown = out.getvalue()
+        assert "a warning for the log file" not in shown and "an error for the log file" not in shown
+        written = log.read_text()
+        assert "WARNING landlord.controller: a warning for the log file" in written
+        assert "ERROR kopf.objects: an error for the log file" in written
     finally:
         stop.set()
         await asyncio.wait_for(task, 60)
     assert "landlord dev: stopped" in out.getvalue()
+    # The handler is gone with the playground: later warnings do not reach the file.
+    logging.getLogger("landlord.controller").warning("after the playground")
+    assert "after the playground" not in log.read_text()
+
+
+def test_a_taken_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [*LANDLORD_DEV, "--port", str(port), "--root", str(tmp_path), "--kubeconfig", str(tmp_path / "kc")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2, result
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert f"port {port} is already in use" in line
+    suggested = re.search(r"PORT=(\d+) make run, or landlord dev --port (\d+)$", line)
+    assert suggested is not None, line
+    assert suggested[1] == suggested[2] and int(suggested[1]) != port and not _taken(int(suggested[1]))
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "kc").exists()  # nothing started
+
+
+def _taken(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def test_first_make_run_shows_what_it_installs(tmp_path: Path) -> None:
+    # A dry run of setup with a venv that does not exist yet: what the first `make run` would do.
+    result = subprocess.run(
+        ["make", "-n", f"VENV={tmp_path / 'venv'}", "run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    install = next(i for i, line in enumerate(lines) if "pip install" in line and ".[test]" in line)
+    assert "--quiet" not in lines[install] and "-q " not in lines[install], "pip's progress must show"
+    assert any(line.startswith("echo ") and "installing" in line for line in lines[:install]), lines
+    assert any("landlord dev" in line and "--log" in line for line in lines[install:])
