@@ -33,11 +33,13 @@ DEFAULTS: dict[str, Any] = {
         "limit": {"cpu": "500m", "memory": "512Mi"},
     },
     "ownerClusterRole": "admin",
-    # Sections for the capabilities that follow (database, certificates, DNS, backups, billing).
-    "database": {"provider": "postgresql", "dsnSecret": None},
-    "certificates": {"provider": "acme", "directoryURL": None, "email": None},
+    # Capabilities with an external system: `provider` chooses the implementation (null: off);
+    # the other keys of a section are validated by that provider (landlord.providers).
+    "database": {"provider": None},
+    "certificates": {"provider": None},
     "dns": {"provider": None},
-    "backups": {"provider": "s3", "bucket": None, "endpointURL": None},
+    "backups": {"provider": None},
+    "metricsSource": {"provider": None},
     "billing": {"anniversary": False, "sellerCountry": None, "taxRates": {}},
     "metrics": {"port": 8081},
 }
@@ -48,6 +50,8 @@ _RESOURCES = {
     "additionalProperties": False,
     "properties": {"cpu": {"type": "string"}, "memory": {"type": "string"}},
 }
+# A capability section: `provider` plus that provider's own keys (checked by landlord.providers).
+_CAPABILITY = {"type": "object", "properties": {"provider": {"type": ["string", "null"]}}}
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -80,11 +84,20 @@ SCHEMA: dict[str, Any] = {
             "properties": {"request": _RESOURCES, "limit": _RESOURCES},
         },
         "ownerClusterRole": {"type": "string"},
-        "database": {"type": "object"},
-        "certificates": {"type": "object"},
-        "dns": {"type": "object"},
-        "backups": {"type": "object"},
-        "billing": {"type": "object"},
+        "database": _CAPABILITY,
+        "certificates": _CAPABILITY,
+        "dns": _CAPABILITY,
+        "backups": _CAPABILITY,
+        "metricsSource": _CAPABILITY,
+        "billing": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "anniversary": {"type": "boolean"},
+                "sellerCountry": {"type": ["string", "null"], "pattern": "^[A-Z]{2}$"},
+                "taxRates": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        },
         "metrics": {
             "type": "object",
             "additionalProperties": False,
@@ -99,7 +112,33 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Ingress:
+    class_name: str
+    namespace: str
+    tls: bool
+
+
+@dataclass(frozen=True)
+class Network:
+    dns_namespace: str
+    dns_pod_labels: dict[str, str]
+    egress_cidrs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ContainerDefaults:
+    request: dict[str, str]
+    limit: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Config:
+    """The validated operator configuration: typed fields, and `raw` (defaults merged in).
+
+    Capability sections (`database`, `dns`, ...) stay raw mappings here: their provider
+    validates them (`landlord.providers.load_providers`).
+    """
+
     raw: dict[str, Any]
 
     def __getitem__(self, key: str) -> Any:
@@ -116,6 +155,39 @@ class Config:
     @property
     def drift_interval(self) -> float:
         return float(self.raw["driftInterval"])
+
+    @property
+    def workers(self) -> int:
+        return int(self.raw["workers"])
+
+    @property
+    def ingress(self) -> Ingress:
+        section = self.raw["ingress"]
+        return Ingress(str(section["className"]), str(section["namespace"]), bool(section["tls"]))
+
+    @property
+    def network(self) -> Network:
+        section = self.raw["network"]
+        return Network(
+            str(section["dnsNamespace"]), dict(section["dnsPodLabels"]), tuple(section.get("egressCIDRs") or ())
+        )
+
+    @property
+    def container_defaults(self) -> ContainerDefaults:
+        section = self.raw["containerDefaults"]
+        return ContainerDefaults(dict(section["request"]), dict(section["limit"]))
+
+    @property
+    def owner_cluster_role(self) -> str:
+        return str(self.raw["ownerClusterRole"])
+
+    @property
+    def metrics_port(self) -> int:
+        return int(self.raw["metrics"].get("port") or 0)
+
+    def capability(self, name: str) -> dict[str, Any]:
+        """The raw section of a capability (`database`, `dns`, ...)."""
+        return dict(self.raw.get(name) or {})
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """What the operator knows of the cluster, from kopf's in-memory indexes (no API reads).
 
 kopf keeps the indexes current from its watches, and starts handlers only once every index is
-populated, so a reconcile never sees a half-listed catalogue.
+populated, so a reconcile never sees a half-listed catalogue. `Inventory` is the operator's
+`landlord.pipeline.Catalogue`.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .render.tenant import MANAGED_BY, TENANT_LABEL
+from .kinds import CHILD_KINDS
+from .render.view import MANAGED_BY, TENANT_LABEL
 
-CHILD_KINDS = ("Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "RoleBinding", "ConfigMap")
+__all__ = ["CHILD_KINDS", "INDEX_NAMES", "Inventory", "child_index_name", "is_ours"]
 INDEX_NAMES = {
     "Tenant": "tenant_index",
     "Plan": "plan_index",
@@ -37,6 +39,8 @@ def _first(values: Iterable[Any] | None) -> dict[str, Any] | None:
 
 
 class Inventory:
+    """Lookups over kopf's indexes: the catalogue, the tenants, the children of a tenant."""
+
     def __init__(self, indices: Mapping[str, Any]) -> None:
         self.indices = indices
 
@@ -60,7 +64,7 @@ class Inventory:
         return sorted(self.indices[INDEX_NAMES[kind]].keys())
 
     def referencing(self, kind: str, name: str) -> list[str]:
-        """Tenants whose spec names this Plan, AddOn or Reseller."""
+        """Tenants whose spec names this Plan, AddOn or Reseller, or claims this Host or Domain."""
         return sorted(set(self.indices["tenant_refs_index"].get((kind, name), ())))
 
     def children(self, tenant: str) -> list[dict[str, Any]]:
@@ -68,12 +72,3 @@ class Inventory:
         for kind in CHILD_KINDS:
             found.extend(self.indices[child_index_name(kind)].get(tenant, ()))
         return found
-
-
-def tenant_refs(spec: Mapping[str, Any]) -> set[tuple[str, str]]:
-    refs = {("Plan", str(spec.get("plan", "")))}
-    if spec.get("reseller"):
-        refs.add(("Reseller", str(spec["reseller"])))
-    for addon in spec.get("addOns") or []:
-        refs.add(("AddOn", str(addon.get("name", ""))))
-    return refs

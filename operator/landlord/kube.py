@@ -13,52 +13,19 @@ import json
 import ssl
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 import kopf
 import yaml
 
+from .kinds import KINDS, Kind, kind_of
+from .redaction import redact
+
 FIELD_MANAGER = "landlord"
-
-
-@dataclass(frozen=True)
-class Kind:
-    api_version: str
-    plural: str
-    namespaced: bool
-
-    def path(self, namespace: str | None = None, name: str | None = None) -> str:
-        base = f"/api/{self.api_version}" if "/" not in self.api_version else f"/apis/{self.api_version}"
-        if self.namespaced and namespace:
-            base += f"/namespaces/{quote(namespace)}"
-        base += f"/{self.plural}"
-        if name:
-            base += f"/{quote(name)}"
-        return base
-
-
-KINDS: dict[str, Kind] = {
-    "Namespace": Kind("v1", "namespaces", False),
-    "ConfigMap": Kind("v1", "configmaps", True),
-    "Secret": Kind("v1", "secrets", True),
-    "ResourceQuota": Kind("v1", "resourcequotas", True),
-    "LimitRange": Kind("v1", "limitranges", True),
-    "Event": Kind("v1", "events", True),
-    "NetworkPolicy": Kind("networking.k8s.io/v1", "networkpolicies", True),
-    "RoleBinding": Kind("rbac.authorization.k8s.io/v1", "rolebindings", True),
-    "Deployment": Kind("apps/v1", "deployments", True),
-    "StatefulSet": Kind("apps/v1", "statefulsets", True),
-    "CustomResourceDefinition": Kind("apiextensions.k8s.io/v1", "customresourcedefinitions", False),
-    "Plan": Kind("landlord.dev/v1alpha1", "plans", False),
-    "AddOn": Kind("landlord.dev/v1alpha1", "addons", False),
-    "Reseller": Kind("landlord.dev/v1alpha1", "resellers", False),
-    "Tenant": Kind("landlord.dev/v1alpha1", "tenants", False),
-}
+__all__ = ["FIELD_MANAGER", "KINDS", "Kind", "KubeClient", "KubeError", "kind_of"]
 
 
 class KubeError(Exception):
@@ -68,14 +35,7 @@ class KubeError(Exception):
         self.status = status
         self.body = body if isinstance(body, dict) else {"message": str(body)}
         self.reason = self.body.get("reason", "")
-        super().__init__(f"{what}: {status} {self.reason}: {self.body.get('message', '')}")
-
-
-def kind_of(obj: dict[str, Any]) -> Kind:
-    kind = KINDS.get(obj.get("kind", ""))
-    if kind is None:
-        raise ValueError(f"unsupported kind {obj.get('kind')!r}")
-    return kind
+        super().__init__(redact(f"{what}: {status} {self.reason}: {self.body.get('message', '')}"))
 
 
 class KubeClient:
@@ -286,7 +246,7 @@ class KubeClient:
                 **({"namespace": meta["namespace"]} if meta.get("namespace") else {}),
             },
             "reason": reason,
-            "message": message[:1024],
+            "message": redact(message)[:1024],
             "type": type_,
             "source": {"component": "landlord"},
             "reportingComponent": "landlord",

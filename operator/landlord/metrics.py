@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from .api.conditions import ConditionType, Phase
+
 if TYPE_CHECKING:
     from .controller import Controller
 
@@ -64,14 +66,27 @@ class _StateCollector(Collector):
     def collect(self) -> Iterator[Any]:
         phases: Tally[str] = Tally()
         sync: Tally[str] = Tally()
+        conditions: Tally[tuple[str, str]] = Tally()
         for name in self.controller.inventory.names("Tenant"):
             status = (self.controller.tenant(name) or {}).get("status") or {}
             phases[status.get("phase") or "New"] += 1
             sync[(status.get("planSync") or {}).get("state") or "Unknown"] += 1
+            for condition in status.get("conditions") or []:
+                conditions[(str(condition.get("type")), str(condition.get("status")))] += 1
         tenants = GaugeMetricFamily("landlord_tenants", "Tenants, by phase.", labels=["phase"])
-        for phase in ("New", "Pending", "Provisioning", "Trial", "Active", "Suspended", "Terminating", "Failed"):
+        for phase in ("New", *(p.value for p in Phase)):
             tenants.add_metric([phase], phases.get(phase, 0))
         yield tenants
+        by_condition = GaugeMetricFamily(
+            "landlord_tenant_conditions",
+            "Tenants by condition type and status: each component's condition, and Ready.",
+            labels=["type", "status"],
+        )
+        types = sorted({t for t, _ in conditions} | {c.value for c in ConditionType})
+        for kind in types:
+            for value in ("True", "False"):
+                by_condition.add_metric([kind, value], conditions.get((kind, value), 0))
+        yield by_condition
         states = GaugeMetricFamily("landlord_tenant_plan_sync", "Tenants, by plan sync state.", labels=["state"])
         for state in ("Synced", "Customized", "Locked", "Unsynchronized"):
             states.add_metric([state], sync.get(state, 0))

@@ -16,6 +16,7 @@ import kopf
 
 from .config import Config
 from .handlers import OperatorState, build_registry
+from .redaction import install_log_redaction
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ async def operate(
 
 
 def run(config: Config, standalone: bool, liveness: str | None) -> int:
+    install_log_redaction()  # also when called from Python rather than the CLI
     logger.info("starting the Landlord operator")
     try:
         asyncio.run(operate(config, standalone=standalone, liveness=liveness))

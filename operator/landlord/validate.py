@@ -1,8 +1,9 @@
 """`landlord validate`: the offline check a pull request runs on a catalogue and its tenants.
 
 Each landlord.dev document is checked against its CRD schema and CEL rules (the same engine
-the API-server emulator uses), then across documents: references exist, add-ons fit their
-plan, quantities, unique subdomains and custom domains, matching currencies. A tenant on a
+the API-server emulator uses), then every Tenant against the catalogue with the operator's own
+rules (`landlord.pipeline.rules`: references exist, add-ons fit their plan, quantities,
+currencies, hosts held by one tenant only), worded as the operator words them. A tenant on a
 retired plan is a warning (it may be an existing subscriber).
 """
 
@@ -13,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .api.schemas import API_VERSION, DNS_LABEL, crd_by_kind
-from .devcluster.errors import FieldError
-from .devcluster.schema import Walker, validate_custom_resource
 from .documents import Document
+from .pipeline import StaticCatalogue, resolve
+from .pipeline.rules import mapping, sequence
+from .validation import FieldError, Walker, validate_custom_resource
 
 KINDS = ("Plan", "AddOn", "Reseller", "Tenant")
 _DNS_LABEL_HINT = "use lower case letters, digits and '-', starting and ending with a letter or digit"
@@ -138,96 +140,26 @@ def _cross_checks(documents: list[Document]) -> list[Problem]:
             )
             continue
         by_kind[doc.kind][doc.name] = doc
-    plans, addons, resellers = by_kind["Plan"], by_kind["AddOn"], by_kind["Reseller"]
-    hosts: dict[tuple[str, str], Document] = {}
-    custom: dict[str, Document] = {}
-
+    plans, addons = by_kind["Plan"], by_kind["AddOn"]
+    catalogue = StaticCatalogue(d.body for d in documents if isinstance(d.body, dict))
     for tenant in by_kind["Tenant"].values():
-        spec = tenant.body.get("spec") or {}
-
-        def add(field: str, message: str, severity: str = "error", doc: Document = tenant) -> None:
-            problems.append(Problem(doc.path, doc.line_of(field), doc.kind, doc.name, field, message, severity))
-
-        plan_name = spec.get("plan")
-        plan = plans.get(plan_name) if isinstance(plan_name, str) else None
-        plan_spec = (plan.body.get("spec") or {}) if plan else {}
-        if plan_name and plan is None:
-            known = ", ".join(sorted(plans)) or "none given"
-            add("spec.plan", f"plan {plan_name!r} is not defined; use an existing plan ({known}) or add it")
-        elif plan is not None and plan_spec.get("retired"):
-            add(
-                "spec.plan",
-                f"plan {plan_name!r} is retired: new tenants are refused (existing subscribers keep "
-                f"it); choose another plan for a new tenant",
-                "warning",
+        # The same rules, in the same words, as the operator applies to a Tenant in the cluster.
+        for violation in resolve(catalogue, tenant.body, offline=True).violations:
+            problems.append(
+                Problem(
+                    tenant.path,
+                    tenant.line_of(violation.field),
+                    "Tenant",
+                    tenant.name,
+                    violation.field,
+                    violation.message,
+                    violation.severity,
+                )
             )
-        currency = (plan_spec.get("pricing") or {}).get("currency")
-        for index, entry in enumerate(spec.get("addOns") or []):
-            if not isinstance(entry, dict):
-                continue
-            field = f"spec.addOns[{index}]"
-            addon = addons.get(str(entry.get("name")))
-            if addon is None:
-                known = ", ".join(sorted(addons)) or "none given"
-                add(
-                    f"{field}.name",
-                    f"add-on {entry.get('name')!r} is not defined; use an existing add-on ({known}) or add it",
-                )
-                continue
-            addon_spec = addon.body.get("spec") or {}
-            allowed = addon_spec.get("plans") or []
-            if plan_name and allowed and plan_name not in allowed:
-                add(
-                    f"{field}.name",
-                    f"add-on {entry.get('name')!r} is not offered with plan {plan_name!r} (only "
-                    f"with {', '.join(allowed)}); remove it or change the plan",
-                )
-            maximum = int(addon_spec.get("maxQuantity", 1))
-            quantity = entry.get("quantity", 1)
-            if isinstance(quantity, int) and quantity > maximum:
-                add(
-                    f"{field}.quantity",
-                    f"{quantity} is more than add-on {entry.get('name')!r} allows "
-                    f"(maxQuantity {maximum}); lower it to {maximum} or less",
-                )
-            addon_currency = (addon_spec.get("pricing") or {}).get("currency")
-            if currency and addon_currency and addon_currency != currency:
-                add(
-                    f"{field}.name",
-                    f"add-on {entry.get('name')!r} is priced in {addon_currency} but plan "
-                    f"{plan_name!r} in {currency}; use an add-on in {currency}",
-                )
-        reseller = spec.get("reseller")
-        if reseller and reseller not in resellers:
-            known = ", ".join(sorted(resellers)) or "none given"
-            add("spec.reseller", f"reseller {reseller!r} is not defined; use an existing reseller ({known}) or add it")
-        domains = spec.get("domains") or {}
-        subdomain = domains.get("subdomain") or tenant.name
-        key = (str(reseller or ""), str(subdomain))
-        if key in hosts:
-            other = hosts[key]
-            add(
-                "spec.domains.subdomain",
-                f"subdomain {subdomain!r} is already used by Tenant/{other.name} "
-                f"({other.path}:{other.line}); choose another subdomain",
-            )
-        else:
-            hosts[key] = tenant
-        for index, host in enumerate(domains.get("custom") or []):
-            if host in custom:
-                other = custom[host]
-                add(
-                    f"spec.domains.custom[{index}]",
-                    f"custom domain {host!r} already belongs to Tenant/"
-                    f"{other.name} ({other.path}:{other.line}); a domain belongs to "
-                    f"one tenant only",
-                )
-            else:
-                custom[host] = tenant
     for addon in addons.values():
-        addon_spec = addon.body.get("spec") or {}
-        for index, plan_name in enumerate(addon_spec.get("plans") or []):
-            if plan_name not in plans:
+        addon_spec = mapping(addon.body.get("spec"))
+        for index, plan_name in enumerate(sequence(addon_spec.get("plans"))):
+            if str(plan_name) not in plans:
                 problems.append(
                     Problem(
                         addon.path,
@@ -240,10 +172,10 @@ def _cross_checks(documents: list[Document]) -> list[Problem]:
                     )
                 )
     for plan in plans.values():
-        plan_spec = plan.body.get("spec") or {}
+        plan_spec = mapping(plan.body.get("spec"))
         for field in ("upgradesTo", "downgradesTo"):
-            for index, target in enumerate(plan_spec.get(field) or []):
-                if target not in plans:
+            for index, target in enumerate(sequence(plan_spec.get(field))):
+                if str(target) not in plans:
                     problems.append(
                         Problem(
                             plan.path,

@@ -21,6 +21,7 @@ from tests.helpers import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = os.environ.get("LANDLORD_TEST_KUBECONFIG")
+TLS = os.environ.get("LANDLORD_TEST_TLS") == "1"  # the emulator over HTTPS; clients verify its CA
 
 
 class Env:
@@ -131,9 +132,10 @@ async def env() -> AsyncIterator[Env]:
         finally:
             await clean_real_cluster(environment)
         return
-    async with DevCluster(bookmark_interval=5) as cluster:
-        client = KubeClient(kopf.ConnectionInfo(server=cluster.url), user_agent="landlord-test")
-        environment = Env(client, lambda: kopf.ConnectionInfo(server=cluster.url), config, cluster)
+    async with DevCluster(bookmark_interval=5, tls=TLS) as cluster:
+        info = kopf.ConnectionInfo(server=cluster.url, ca_data=cluster.ca_data)  # ca_data: None over HTTP
+        client = KubeClient(info, user_agent="landlord-test")
+        environment = Env(client, lambda: info, config, cluster)
         for crd in all_crds():
             await client.apply(crd)
         try:

@@ -94,6 +94,7 @@ async def test_create_provisions_every_child_and_becomes_active(env: Env) -> Non
         "QuotaReady": "True",
         "NetworkReady": "True",
         "AccessReady": "True",
+        "EntitlementsReady": "True",
         "PlanSynced": "True",
     }
     assert all(c["observedGeneration"] == 1 for c in status["conditions"])
@@ -451,7 +452,7 @@ async def test_examples_come_up(env: Env) -> None:
         await env.apply(copy.deepcopy(doc.body))
     await env.start_operator()
     expected = {
-        "acme": "Trial",
+        "acme": "Active",  # spec.billing.skipTrial: a direct customer who pays from day one
         "bakery": "Trial",
         "florist": "Trial",
         "newco": "Trial",

@@ -15,11 +15,15 @@ from typing import Any
 import kopf
 
 from ..api.schemas import GROUP, VERSION
+from ..components import Component
 from ..config import Config
 from ..controller import Controller
-from ..inventory import CHILD_KINDS, Inventory, child_index_name, tenant_refs
-from ..kube import KINDS, KubeClient
-from ..render.tenant import TENANT_LABEL
+from ..inventory import CHILD_KINDS, Inventory, child_index_name
+from ..kinds import KINDS, key_of
+from ..kube import KubeClient
+from ..pipeline import tenant_refs
+from ..providers import load_providers
+from ..render.view import TENANT_LABEL
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +38,7 @@ class OperatorState:
     controller: Controller | None = None
     metrics_server: Any = None
     settings_hooks: list[Callable[[kopf.OperatorSettings], None]] = field(default_factory=list)
+    components: Callable[[], list[Component]] | None = None  # default: every shipped component
 
 
 def _snapshot(body: Any) -> dict[str, Any]:
@@ -72,8 +77,12 @@ def build_registry(
             raise kopf.PermanentError("no Kubernetes credentials: no service account and no kubeconfig found")
         state.client = KubeClient(connection)
         indices = {name: value for name, value in kwargs.items() if name.endswith("_index") or name == "tenant_refs"}
-        state.controller = Controller(state.config, state.client, Inventory(indices))
-        port = int(state.config["metrics"].get("port") or 0)
+        providers = load_providers(state.config.raw)  # checked before kopf starts too (runner)
+        components = state.components() if state.components is not None else None
+        state.controller = Controller(
+            state.config, state.client, Inventory(indices), providers=providers, components=components
+        )
+        port = state.config.metrics_port
         if port:
             state.metrics_server = state.controller.metrics.serve(port)
         state.controller.start()
@@ -96,7 +105,7 @@ def build_registry(
 
     @kopf.index(GROUP, VERSION, "tenants", registry=registry, id="tenant_refs_index")
     def tenant_refs_index(name: str, spec: Any, **_: Any) -> dict[Any, str]:
-        return {ref: name for ref in tenant_refs(dict(spec))}
+        return {ref: name for ref in tenant_refs(dict(spec), name)}
 
     @kopf.index(GROUP, VERSION, "plans", registry=registry, id="plan_index")
     def plan_index(name: str, body: Any, **_: Any) -> dict[str, Any]:
@@ -112,6 +121,7 @@ def build_registry(
 
     for kind in CHILD_KINDS:
         _child_index(registry, kind)
+        _child_event(registry, state, kind)
 
     # -- events: queue reconciles -------------------------------------------------------------
     @kopf.on.event(GROUP, VERSION, "tenants", registry=registry, id="tenant_event")
@@ -127,7 +137,7 @@ def build_registry(
 
 def _child_index(registry: kopf.OperatorRegistry, kind: str) -> None:
     target = KINDS[kind]
-    group, _, version = target.api_version.rpartition("/")
+    group, version = target.group, target.version
 
     def index(body: Any, labels: Any, **_: Any) -> dict[str, Any]:
         return {labels[TENANT_LABEL]: _snapshot(body)}
@@ -136,6 +146,26 @@ def _child_index(registry: kopf.OperatorRegistry, kind: str) -> None:
     kopf.index(
         group, version, target.plural, registry=registry, id=child_index_name(kind), labels={TENANT_LABEL: kopf.PRESENT}
     )(index)
+
+
+def _child_event(registry: kopf.OperatorRegistry, state: OperatorState, kind: str) -> None:
+    """A child changed or deleted by someone else queues its tenant at once (repair, observation)."""
+    target = KINDS[kind]
+
+    def event(type: str | None, body: Any, labels: Any, **_: Any) -> None:
+        if state.controller is None or type is None:  # None: the initial listing, nothing happened
+            return
+        obj = dict(body)
+        state.controller.child_changed(labels[TENANT_LABEL], key_of(obj), None if type == "DELETED" else obj)
+
+    kopf.on.event(
+        target.group,
+        target.version,
+        target.plural,
+        registry=registry,
+        id=f"child_{kind.lower()}_event",
+        labels={TENANT_LABEL: kopf.PRESENT},
+    )(event)
 
 
 def _catalog_event(registry: kopf.OperatorRegistry, state: OperatorState, kind: str) -> None:

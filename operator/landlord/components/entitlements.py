@@ -1,0 +1,14 @@
+"""Entitlements: the ConfigMap the tenant application reads (features, limits, branding)."""
+
+from __future__ import annotations
+
+from ..pipeline import Desired
+from .base import Component
+
+
+class EntitlementsComponent(Component):
+    name = "entitlements"
+    condition = "EntitlementsReady"
+
+    def healthy(self, desired: Desired) -> str:
+        return "the landlord-entitlements ConfigMap matches the effective plan"

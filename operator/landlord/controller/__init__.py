@@ -1,0 +1,20 @@
+"""The reconcile loops: tenants (components rolled up into status) and catalogue usage.
+
+`core.Controller` owns the queue and the triggers; `tenants` reconciles one Tenant through the
+components; `status` rolls their observations up (pure); `usage` keeps Plans, AddOns and
+Resellers' usage and deletion guard; `workloads` scales the tenant's own workloads.
+"""
+
+from .core import Controller
+from .tenants import TENANT_FINALIZER, ReconcileFailed, TenantReconciler
+from .usage import IN_USE_FINALIZER
+from .workloads import REPLICAS_ANNOTATION
+
+__all__ = [
+    "IN_USE_FINALIZER",
+    "REPLICAS_ANNOTATION",
+    "TENANT_FINALIZER",
+    "Controller",
+    "ReconcileFailed",
+    "TenantReconciler",
+]

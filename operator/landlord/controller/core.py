@@ -1,0 +1,192 @@
+"""The controller: a work queue of keys, workers, the drift pass, and what queues what.
+
+kopf handlers only call the triggers here (`tenant_changed`, `catalog_changed`,
+`child_changed`); workers run the tenant reconcile (`tenants.py`) or the catalogue usage
+reconcile (`usage.py`) for each key. Failures are retried with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from typing import Any
+
+from ..api.composition import Allocation
+from ..components import Component, default_components
+from ..config import Config
+from ..inventory import Inventory
+from ..kinds import ObjectKey
+from ..kube import KubeClient
+from ..metrics import Metrics
+from ..pipeline import USAGE_KINDS, reseller_shares, tenant_refs
+from ..providers import Providers
+from ..recent import Recent
+from ..redaction import redact
+from ..workqueue import WorkQueue
+from .tenants import TenantReconciler
+from .usage import reconcile_usage
+
+logger = logging.getLogger(__name__)
+
+_UNSET = object()
+
+
+class Controller:
+    """One operator run's reconcile machinery over kopf's indexes."""
+
+    def __init__(
+        self,
+        config: Config,
+        client: KubeClient,
+        inventory: Inventory,
+        metrics: Metrics | None = None,
+        providers: Providers | None = None,
+        components: list[Component] | None = None,
+    ) -> None:
+        self.config = config
+        self.metrics = metrics or Metrics()
+        self.metrics.watch(self)
+        self.client = client
+        self.inventory = inventory
+        self.providers = providers or Providers()
+        self.components = components if components is not None else default_components()
+        self.queue = WorkQueue()
+        self.failures: Counter[Any] = Counter()
+        self.refs: dict[str, set[tuple[str, str]]] = {}
+        self.seen: dict[str, Any] = {}
+        self.recent = Recent(ttl=max(30.0, config.drift_interval))
+        self._written: dict[ObjectKey, str] = {}  # child -> resourceVersion of our last write
+        self._shares: dict[str, dict[str, Allocation] | None] = {}  # per reseller, until something changes
+        self.reconciles = 0
+        self.tenants = TenantReconciler(self)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        for number in range(self.config.workers):
+            self._tasks.append(asyncio.create_task(self._worker(), name=f"landlord-worker-{number}"))
+        self._tasks.append(asyncio.create_task(self._drift(), name="landlord-drift"))
+
+    async def stop(self) -> None:
+        self.queue.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.providers.close()
+
+    async def _drift(self) -> None:
+        """Re-queues everything every drift interval: a safety net behind the watches."""
+        while True:
+            await asyncio.sleep(self.config.drift_interval)
+            for name in self.inventory.names("Tenant"):
+                self.queue.add(("Tenant", name))
+
+    async def _worker(self) -> None:
+        while True:
+            key: Any = await self.queue.get()
+            try:
+                delay = await self.process(key)
+                self.failures.pop(key, None)
+                if delay is not None:
+                    self.queue.add_after(key, delay)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a failed reconcile is retried with backoff
+                self.failures[key] += 1
+                backoff = min(2 ** self.failures[key], 60)
+                logger.warning("reconcile of %s/%s failed (retry in %ss): %s", key[0], key[1], backoff, redact(exc))
+                self.queue.add_after(key, backoff)
+            finally:
+                self.queue.done(key)
+
+    async def process(self, key: Any) -> float | None:
+        kind, name = key
+        assert isinstance(kind, str) and isinstance(name, str)
+        self.reconciles += 1
+        result = "error"
+        try:
+            with self.metrics.duration.labels(kind).time():
+                if kind == "Tenant":
+                    delay = await self.tenants.reconcile(name)
+                else:
+                    delay = await reconcile_usage(self.client, self.inventory, kind, name)
+            result = "success"
+            return delay
+        finally:
+            self.metrics.reconciles.labels(kind, result).inc()
+
+    # -- what the reconcile reads ----------------------------------------------------------
+    def tenant(self, name: str) -> dict[str, Any] | None:
+        """The freshest Tenant we know: the index, or our own write when the index lags."""
+        indexed = self.inventory.tenant(name)
+        if indexed is None:
+            self.recent.forget(("Tenant", name))
+            return None
+        return self.recent.pick(("Tenant", name), indexed)
+
+    def share_of(self, tenant: dict[str, Any]) -> Allocation | None:
+        """This tenant's share of its reseller's allocation; computed once per reseller and change."""
+        reseller_name = (tenant.get("spec") or {}).get("reseller")
+        reseller = self.inventory.reseller(str(reseller_name)) if reseller_name else None
+        if reseller is None:
+            return None
+        if reseller_name not in self._shares:
+            self._shares[str(reseller_name)] = reseller_shares(self.inventory, reseller)
+        shares = self._shares[str(reseller_name)]
+        return None if shares is None else shares.get(tenant["metadata"]["name"])
+
+    def remember_write(self, key: ObjectKey, obj: dict[str, Any]) -> None:
+        """A child we just wrote: preferred over a lagging index, and its watch event ignored."""
+        self.recent.remember(key, obj)
+        self._written[key] = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+
+    # -- triggers (called by the kopf handlers) ----------------------------------------------
+    def tenant_changed(self, name: str, tenant: dict[str, Any] | None) -> None:
+        """A Tenant was added, changed or deleted (None). Our own status writes come back here
+        too: they change neither generation nor deletion state nor finalizers, and queue nothing."""
+        meta = (tenant or {}).get("metadata") or {}
+        signature = None
+        if tenant is not None:
+            signature = (meta.get("generation"), meta.get("deletionTimestamp"), tuple(meta.get("finalizers") or []))
+        previous = self.seen.get(name, ("unseen",))
+        if tenant is not None and previous == signature:
+            return
+        if tenant is None:
+            self.seen.pop(name, None)
+        else:
+            self.seen[name] = signature
+        self.queue.add(("Tenant", name))
+        new_refs = tenant_refs(tenant.get("spec") or {}, name) if tenant is not None else set()
+        old_refs = self.refs.pop(name, set())
+        if tenant is not None:
+            self.refs[name] = new_refs
+        first_sight = previous == ("unseen",)
+        if not (first_sight or tenant is None or tuple(previous)[:2] != tuple(signature or ())[:2]):
+            return  # only finalizers changed
+        self._shares.clear()
+        for ref in old_refs | new_refs:
+            if ref[0] in USAGE_KINDS:
+                self.queue.add(ref)  # usage counts of the plan, add-ons and reseller
+            if ref[0] in ("Reseller", "Host", "Domain") and not first_sight:
+                # A change or deletion can free allocation or a host for the tenants after it.
+                for sibling in self.inventory.referencing(*ref):
+                    if sibling != name:
+                        self.queue.add(("Tenant", sibling))
+
+    def catalog_changed(self, kind: str, name: str) -> None:
+        self._shares.clear()
+        self.queue.add((kind, name))
+        for tenant in self.inventory.referencing(kind, name):
+            self.queue.add(("Tenant", tenant))
+
+    def child_changed(self, tenant: str, key: ObjectKey, obj: dict[str, Any] | None) -> None:
+        """A child was changed or deleted (None) by someone: the tenant is looked at now, not at
+        the next drift pass. The echo of our own write is recognised and queues nothing."""
+        if obj is not None:
+            version = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+            if self._written.get(key) == version:
+                return
+        self._written.pop(key, None)
+        self.queue.add(("Tenant", tenant))

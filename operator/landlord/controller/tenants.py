@@ -1,0 +1,224 @@
+"""One idempotent reconcile of one Tenant: desire, apply each component, observe, roll up.
+
+Create, update, resume and the periodic drift check all run this. Reads come from kopf's
+indexes (and what the operator has just written); writes happen only where something
+differs, so a reconcile with nothing to change makes zero writes. Everything it needs to be
+restart-safe is in the cluster (children, status), never in memory.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ..api.conditions import Phase
+from ..api.resolution import Refusal, parse_time
+from ..components import Context, NamespaceComponent
+from ..inventory import is_ours
+from ..kinds import CHILD_KINDS, ObjectKey, describe, key_of
+from ..pipeline import Desired, desire
+from ..render.tenant import namespace_of
+from .status import Observed, comparable, condition_changes, refused_status, tenant_status
+from .workloads import scale_workloads
+
+if TYPE_CHECKING:
+    from .core import Controller
+
+logger = logging.getLogger(__name__)
+
+TENANT_FINALIZER = "landlord.dev/tenant-cleanup"
+PROVISIONED = (Phase.TRIAL, Phase.ACTIVE, Phase.SUSPENDED)
+
+
+class ReconcileFailed(Exception):
+    """The reconcile wrote a Failed status; raised so that the work queue retries with backoff."""
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class TenantReconciler:
+    def __init__(self, controller: Controller) -> None:
+        self.ctl = controller
+
+    async def reconcile(self, name: str) -> float | None:
+        ctl = self.ctl
+        current = ctl.tenant(name)
+        if current is None:
+            return None
+        tenant = copy.deepcopy(current)
+        meta = tenant["metadata"]
+        if meta.get("deletionTimestamp"):
+            return await self._finalize(tenant)
+        if TENANT_FINALIZER not in (meta.get("finalizers") or []):
+            updated = await ctl.client.patch(
+                "Tenant",
+                name,
+                {
+                    "metadata": {
+                        "finalizers": [*(meta.get("finalizers") or []), TENANT_FINALIZER],
+                        "resourceVersion": meta["resourceVersion"],
+                    }
+                },
+            )
+            ctl.recent.remember(("Tenant", name), updated)
+        now = now_utc()
+        try:
+            desired = desire(tenant, ctl.inventory, ctl.config, now, share=ctl.share_of(tenant))
+        except Refusal as refusal:
+            await self.write_status(tenant, refused_status(tenant, refusal, now))
+            return None
+        live = {key_of(c): c for c in ctl.inventory.children(name)}
+        status = tenant.get("status") or {}
+        if not status.get("phase") or (
+            status.get("phase") in (Phase.PENDING, Phase.FAILED) and not any(k[0] == "Namespace" for k in live)
+        ):
+            provisioning = dict(
+                status,
+                phase=Phase.PROVISIONING.value,
+                reason="Provisioning",
+                message="creating the namespace and its objects",
+                observedGeneration=meta.get("generation"),
+            )
+            await self.write_status(tenant, provisioning)
+        ctx = self._context(tenant, desired, live)
+        await self._run_components(ctx, live)
+        observed = [Observed(c.condition, c.observe(ctx)) for c in ctl.components]
+        new_status = tenant_status(tenant, desired, observed, now)
+        for component in ctl.components:
+            new_status.update(component.status_fields(ctx))
+        previous_phase = status.get("phase")
+        await self.write_status(tenant, new_status)
+        if ctx.created and previous_phase in PROVISIONED:
+            await ctl.client.event(
+                tenant,
+                "Normal",
+                "Recreated",
+                "created what was missing: " + ", ".join(describe(k) for k in ctx.created[:10]),
+            )
+        if new_status["phase"] == Phase.FAILED:
+            raise ReconcileFailed(new_status["message"])
+        return self._next_wake(desired, new_status, observed, now)
+
+    def _context(self, tenant: dict[str, Any], desired: Desired, live: dict[ObjectKey, Any]) -> Context:
+        ctl = self.ctl
+
+        def lookup(key: ObjectKey) -> dict[str, Any] | None:
+            return ctl.recent.pick(key, live.get(key))
+
+        def remember(key: ObjectKey, obj: dict[str, Any]) -> None:
+            ctl.remember_write(key, obj)
+
+        async def record_status(fields: dict[str, Any]) -> None:
+            await self.write_status(tenant, {**(tenant.get("status") or {}), **fields})
+
+        return Context(desired, ctl.config, tenant, ctl.client, ctl.providers, lookup, remember, record_status)
+
+    async def _run_components(self, ctx: Context, live: dict[ObjectKey, Any]) -> None:
+        ctl = self.ctl
+        namespace_gone = False
+        for component in ctl.components:
+            if namespace_gone and component.namespaced:
+                ctx.blocked[component.name] = (
+                    f"namespace {ctx.desired.namespace} is being deleted; its objects are created again once it is gone"
+                )
+                continue
+            await component.apply(ctx)
+            await component.act(ctx)
+            if isinstance(component, NamespaceComponent) and component.terminating(ctx):
+                namespace_gone = True
+        if namespace_gone:
+            return
+        await self._prune(ctx, live)
+        status = ctx.tenant.get("status") or {}
+        if ctx.desired.suspended or status.get("phase") == Phase.SUSPENDED:
+            await scale_workloads(ctl.client, ctx.desired.namespace, ctx.desired.suspended)
+
+    async def _prune(self, ctx: Context, live: dict[ObjectKey, Any]) -> None:
+        """Deletes labelled children that are no longer desired (only Landlord's own)."""
+        wanted = {key_of(obj) for obj in ctx.desired.objects()}
+        for key, obj in live.items():
+            if key in wanted or key[0] not in CHILD_KINDS or not is_ours(obj):
+                continue
+            if (obj.get("metadata") or {}).get("deletionTimestamp"):
+                continue
+            await self.ctl.client.delete(key[0], key[2], key[1] or None)
+
+    def _next_wake(
+        self, desired: Desired, status: dict[str, Any], observed: list[Observed], now: datetime
+    ) -> float | None:
+        moments = [parse_time(desired.spec.get("expiresAt")), parse_time(status.get("trialEndsAt"))]
+        future = [(m - now).total_seconds() + 0.5 for m in moments if m is not None and m > now]
+        future += [o.observation.recheck_after for o in observed if o.observation.recheck_after is not None]
+        return min(future) if future else None
+
+    async def write_status(self, tenant: dict[str, Any], status: dict[str, Any]) -> None:
+        """Writes the status when it differs; Events on phase, plan-sync and condition transitions."""
+        ctl = self.ctl
+        old = tenant.get("status") or {}
+        if comparable(old) == comparable(status):
+            return
+        patch = {key: None for key in old if key not in status}
+        patch.update(status)
+        name = tenant["metadata"]["name"]
+        updated = await ctl.client.patch("Tenant", name, {"status": patch}, subresource="status")
+        ctl.recent.remember(("Tenant", name), updated)
+        if old.get("phase") != status.get("phase"):
+            ctl.metrics.transitions.labels(status["phase"]).inc()
+            kind = "Warning" if status["phase"] in (Phase.FAILED, Phase.PENDING) else "Normal"
+            await ctl.client.event(
+                tenant,
+                kind,
+                status.get("reason") or status["phase"],
+                f"{old.get('phase') or 'New'} -> {status['phase']}: {status.get('message', '')}",
+            )
+        old_sync = (old.get("planSync") or {}).get("state")
+        new_sync = (status.get("planSync") or {}).get("state")
+        if new_sync and old_sync != new_sync and old.get("phase") == status.get("phase"):
+            await ctl.client.event(
+                tenant,
+                "Normal" if new_sync != "Unsynchronized" else "Warning",
+                new_sync,
+                f"plan sync: {old_sync or 'New'} -> {new_sync}",
+            )
+        if old.get("phase") == status.get("phase"):
+            for cond, recovered in condition_changes(old, status):
+                await ctl.client.event(
+                    tenant,
+                    "Normal" if recovered else "Warning",
+                    "Recovered" if recovered else cond["reason"],
+                    f"{cond['type']}: {cond['message']}",
+                )
+        tenant["status"] = status
+
+    async def _finalize(self, tenant: dict[str, Any]) -> float | None:
+        ctl = self.ctl
+        meta = tenant["metadata"]
+        name = meta["name"]
+        if TENANT_FINALIZER not in (meta.get("finalizers") or []):
+            return None
+        status = tenant.get("status") or {}
+        if status.get("phase") != Phase.TERMINATING:
+            await self.write_status(
+                tenant,
+                dict(
+                    status,
+                    phase=Phase.TERMINATING.value,
+                    reason="Deleting",
+                    message="removing the namespace and its objects",
+                ),
+            )
+        namespace = namespace_of(ctl.config, name)
+        live = await ctl.client.get("Namespace", namespace)
+        if live is not None:
+            if not live["metadata"].get("deletionTimestamp"):
+                await ctl.client.delete("Namespace", namespace)
+            return 1.0  # wait for the namespace and its contents to be gone
+        finalizers = [f for f in meta.get("finalizers") or [] if f != TENANT_FINALIZER]
+        await ctl.client.patch(
+            "Tenant", name, {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta["resourceVersion"]}}
+        )
+        return None

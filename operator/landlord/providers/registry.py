@@ -1,0 +1,102 @@
+"""Selecting and validating providers from the operator configuration.
+
+Each implementation registers a `ProviderSpec`; `load_providers` reads every capability
+section, refuses unknown providers, unknown keys and missing credentials with one error per
+key, and builds the providers. A section without `provider` (or `provider: null`) turns the
+capability off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import jsonschema
+
+from .base import CAPABILITIES, Provider, ProviderSpec
+
+_REGISTRY: dict[tuple[str, str], ProviderSpec] = {}
+
+
+class ProviderConfigError(ValueError):
+    """The configuration of a provider is wrong: one line per problem, each naming the key."""
+
+
+def register(spec: ProviderSpec) -> ProviderSpec:
+    """Makes an implementation selectable as `<capability>.provider: <name>`."""
+    if spec.capability not in CAPABILITIES:
+        raise ValueError(f"unknown capability {spec.capability!r}; one of {', '.join(CAPABILITIES)}")
+    _REGISTRY[(spec.capability, spec.name)] = spec
+    return spec
+
+
+def unregister(capability: str, name: str) -> None:
+    _REGISTRY.pop((capability, name), None)
+
+
+def available(capability: str) -> list[str]:
+    return sorted(name for cap, name in _REGISTRY if cap == capability)
+
+
+def problems(capability: str, section: Mapping[str, Any] | None) -> list[str]:
+    """Every problem of one capability's configuration section, each naming its key."""
+    if not section or section.get("provider") in (None, ""):
+        extra = sorted(k for k in (section or {}) if k != "provider")
+        if extra:
+            return [f"{capability}.{extra[0]}: set {capability}.provider first (the capability is off without it)"]
+        return []
+    name = str(section["provider"])
+    spec = _REGISTRY.get((capability, name))
+    if spec is None:
+        known = ", ".join(available(capability)) or "none in this version"
+        return [f"{capability}.provider: unknown provider {name!r}; available: {known}"]
+    body = {k: v for k, v in section.items() if k != "provider"}
+    schema = {"additionalProperties": False, **spec.schema}
+    out = []
+    for error in sorted(jsonschema.Draft202012Validator(schema).iter_errors(body), key=lambda e: list(e.path)):
+        path = ".".join(str(p) for p in error.path)
+        key = f"{capability}.{path}" if path else capability
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = error.schema.get("properties", {})
+            known = ", ".join(["provider", *sorted(allowed)]) if not path else ", ".join(sorted(allowed))
+            for extra in sorted(k for k in error.instance if k not in allowed):
+                out.append(f"{key}.{extra}: unknown key; known keys: {known}")
+        else:
+            out.append(f"{key}: {error.message}")
+    for credential in spec.credentials:
+        if not body.get(credential):
+            out.append(f"{capability}.{credential}: required by provider {name!r} and missing; set it")
+    return out
+
+
+class Providers:
+    """The providers of one operator run, by capability (absent: the capability is off)."""
+
+    def __init__(self, providers: Mapping[str, Provider] | None = None) -> None:
+        self._providers = dict(providers or {})
+
+    def get(self, capability: str) -> Provider | None:
+        return self._providers.get(capability)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._providers)
+
+    async def close(self) -> None:
+        for provider in self._providers.values():
+            await provider.close()
+
+
+def load_providers(sections: Mapping[str, Any]) -> Providers:
+    """Validates every capability section and builds its provider; ProviderConfigError lists all problems."""
+    lines: list[str] = []
+    for capability in CAPABILITIES:
+        lines.extend(problems(capability, sections.get(capability)))
+    if lines:
+        raise ProviderConfigError("\n".join(lines))
+    built: dict[str, Provider] = {}
+    for capability in CAPABILITIES:
+        section = sections.get(capability) or {}
+        if section.get("provider"):
+            spec = _REGISTRY[(capability, str(section["provider"]))]
+            built[capability] = spec.factory({k: v for k, v in section.items() if k != "provider"})
+    return Providers(built)

@@ -1,0 +1,65 @@
+"""What rendering knows about a tenant, and the names every child shares.
+
+Every object carries the tenant label, so that the operator can find and prune its children
+by label, and is applied with server-side apply under one field manager. Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..api.composition import Entitlements
+from ..config import Config
+
+TENANT_LABEL = "landlord.dev/tenant"
+PLAN_LABEL = "landlord.dev/plan"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "landlord"}
+
+
+@dataclass(frozen=True)
+class TenantView:
+    """What rendering needs to know about a tenant, already resolved."""
+
+    name: str
+    spec: dict[str, Any]
+    entitlements: Entitlements
+    reseller: dict[str, Any] | None  # the Reseller object, when the tenant has one
+    suspended: bool = False
+
+
+def namespace_of(config: Config, tenant: str) -> str:
+    return f"{config.namespace_prefix}{tenant}"
+
+
+def base_domain(config: Config, reseller: dict[str, Any] | None) -> str:
+    if reseller and (reseller.get("spec") or {}).get("baseDomain"):
+        return str(reseller["spec"]["baseDomain"])
+    return config.base_domain
+
+
+def host_of(config: Config, tenant: TenantView) -> str:
+    subdomain = (tenant.spec.get("domains") or {}).get("subdomain") or tenant.name
+    return f"{subdomain}.{base_domain(config, tenant.reseller)}"
+
+
+def url_of(config: Config, tenant: TenantView) -> str:
+    scheme = "https" if config.ingress.tls else "http"
+    return f"{scheme}://{host_of(config, tenant)}"
+
+
+def branding_of(tenant: TenantView) -> dict[str, Any]:
+    defaults = dict(((tenant.reseller or {}).get("spec") or {}).get("branding") or {})
+    defaults.update(tenant.spec.get("branding") or {})
+    return defaults
+
+
+def labels_of(tenant: TenantView) -> dict[str, str]:
+    return {TENANT_LABEL: tenant.name, PLAN_LABEL: str(tenant.spec.get("plan", "")), **MANAGED_BY}
+
+
+def meta_of(tenant: TenantView, name: str, namespace: str | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": labels_of(tenant)}
+    if namespace:
+        meta["namespace"] = namespace
+    return meta
