@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .kinds import KINDS
 from .quantity import parse_quantity
 
 _IGNORED_META = {"labels", "annotations", "name", "namespace"}
@@ -48,13 +49,37 @@ def up_to_date(live: dict[str, Any] | None, desired: dict[str, Any]) -> bool:
             return False
     if live_meta.get("deletionTimestamp"):
         return False
-    # A map the desired object sets must not keep keys we used to set: compare ResourceQuota
-    # hard limits and ConfigMap data exactly.
-    for exact in (("spec", "hard"), ("data",)):
+    # A map the desired object sets must not keep keys we used to set: the kind registry names
+    # the maps compared exactly (ResourceQuota hard limits, ConfigMap and Secret data).
+    entry = KINDS.get(str(desired.get("kind", "")))
+    for exact in entry.exact if entry else ():
         want = _dig(desired, exact)
         if want is not None and set((_dig(live, exact) or {}).keys()) != set(want.keys()):
             return False
     return contains(live, body)
+
+
+def stray_fields(live: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any] | None:
+    """A merge patch removing keys that someone else added to maps Landlord owns whole.
+
+    Server-side apply keeps fields another manager set (an `ingress: [{}]` added to the
+    default-deny policy, a key added to the entitlements); for the maps the kind registry marks
+    exact, they are removed. None when there is nothing to remove.
+    """
+    entry = KINDS.get(str(desired.get("kind", "")))
+    patch: dict[str, Any] = {}
+    for path in entry.exact if entry else ():
+        want, have = _dig(desired, path), _dig(live, path)
+        if not isinstance(want, dict) or not isinstance(have, dict):
+            continue
+        extra = sorted(set(have) - set(want))
+        if not extra:
+            continue
+        node = patch
+        for part in path:
+            node = node.setdefault(part, {})
+        node.update({key: None for key in extra})
+    return patch or None
 
 
 def _dig(obj: dict[str, Any], path: tuple[str, ...]) -> Any:

@@ -16,19 +16,22 @@ import threading
 MASK = "[REDACTED]"
 _MIN_SECRET = 6  # shorter values would mask ordinary words
 
+_KEYS = r"(?i:\b[\w-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)[\w-]*)"
 _PATTERNS = (
-    # scheme://user:password@host -> scheme://user:[REDACTED]@host
-    (re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)(?P<secret>[^\s@/]+)(?=@)"), r"\g<head>" + MASK),
-    # password=..., passwd: ..., secret='...', token=..., apikey ..., in DSNs, YAML and JSON
+    # scheme://user:password@host: the password may hold '/', ':' or '@'; the host follows the last '@'
     (
-        re.compile(
-            r"(?P<head>(?i:\b[\w-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)"
-            r"[\w-]*)[\"']?\s*[=:]\s*[\"']?)(?P<secret>[^\s\"',;&}]+)"
-        ),
-        r"\g<head>" + MASK,
+        re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)(?P<secret>\S+)(?P<tail>@[^\s@/]+)"),
+        r"\g<head>" + MASK + r"\g<tail>",
     ),
-    # Authorization: Bearer xyz / Basic xyz
-    (re.compile(r"(?P<head>(?i:\b(?:bearer|basic))\s+)(?P<secret>[A-Za-z0-9._~+/=-]{8,})"), r"\g<head>" + MASK),
+    # password="a quoted phrase", secret: 'x y'
+    (
+        re.compile(r"(?P<head>" + _KEYS + r"[\"']?\s*[=:]\s*)(?P<q>[\"'])(?P<secret>.*?)(?P=q)"),
+        r"\g<head>\g<q>" + MASK + r"\g<q>",
+    ),
+    # password=..., passwd: ..., token=..., apikey ..., in DSNs, YAML and JSON
+    (re.compile(r"(?P<head>" + _KEYS + r"[\"']?\s*[=:]\s*)(?P<secret>[^\s\"',;&}]+)"), r"\g<head>" + MASK),
+    # Authorization: Bearer xyz / Basic xyz / token xyz
+    (re.compile(r"(?P<head>(?i:\b(?:bearer|basic|token))\s+)(?P<secret>[A-Za-z0-9._~+/=-]{8,})"), r"\g<head>" + MASK),
     # PEM blocks (keys, certificates with keys)
     (re.compile(r"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----", re.S), MASK),
 )

@@ -87,6 +87,51 @@ async def test_children_deleted_or_edited_by_hand_are_repaired_without_the_drift
     assert recreated and "ResourceQuota t-rep/landlord-quota" in recreated[0]["message"]
 
 
+async def test_a_child_the_operator_wrote_recently_is_recreated_when_deleted(env: Env) -> None:
+    await env.apply(plan())
+    await start(env)
+    await env.apply(tenant("fresh"))
+    await env.wait_phase("fresh", "Active")
+    await env.apply(plan(cpu="5"))  # the operator rewrites the quota: its response is remembered
+
+    async def rewritten() -> bool:
+        return (await quota(env, "fresh")).get("requests.cpu") == "5"
+
+    await eventually(rewritten, timeout=10)
+    await env.quiet()
+    await env.client.delete("ResourceQuota", "landlord-quota", "t-fresh")
+
+    async def back() -> dict[str, Any] | None:
+        obj = await env.get("Tenant", "fresh")
+        live = await env.get("ResourceQuota", "landlord-quota", "t-fresh")
+        return obj if live is not None and conditions(obj)["QuotaReady"]["status"] == "True" else None
+
+    await eventually(back, timeout=10)
+
+
+async def test_a_child_held_terminating_costs_no_writes(env: Env) -> None:
+    await env.apply(plan())
+    await start(env)
+    await env.apply(tenant("held"))
+    await env.wait_phase("held", "Active")
+    await env.client.patch(
+        "NetworkPolicy", "landlord-default-deny", {"metadata": {"finalizers": ["example.com/hold"]}}, "t-held"
+    )
+    await env.client.delete("NetworkPolicy", "landlord-default-deny", "t-held")
+
+    async def reported() -> bool:
+        cond = conditions(await env.get("Tenant", "held")).get("NetworkReady") or {}
+        return cond.get("reason") == "Terminating"
+
+    await eventually(reported, timeout=10)
+    await env.quiet()
+    writes = env.controller.client.counts["writes"]
+    for _ in range(3):  # the tenant is looked at again and again: nothing to write while it terminates
+        env.controller.queue.add(("Tenant", "held"))
+        await env.quiet()
+    assert env.controller.client.counts["writes"] == writes
+
+
 async def test_namespace_deleted_by_hand_is_reported_then_recreated(env: Env) -> None:
     await env.apply(plan())
     await start(env)
@@ -231,3 +276,50 @@ async def test_direct_customer_skipping_the_trial_is_active(env: Env) -> None:
     await env.apply(tenant("payer", billing={"cycle": "Monthly", "skipTrial": True}))
     obj = await env.wait_phase("payer", "Active")
     assert "trialEndsAt" not in obj["status"]
+
+
+async def test_fields_added_by_someone_else_to_an_isolating_policy_are_removed(env: Env) -> None:
+    await env.apply(plan())
+    await start(env)
+    await env.apply(tenant("iso"))
+    await env.wait_phase("iso", "Active")
+    # Another field manager opens the default-deny policy and narrows it to nothing.
+    await env.client.patch(
+        "NetworkPolicy",
+        "landlord-default-deny",
+        {"spec": {"ingress": [{}], "egress": [{}], "podSelector": {"matchLabels": {"nothing": "x"}}}},
+        "t-iso",
+    )
+    await env.client.patch("ConfigMap", "landlord-entitlements", {"data": {"extra": "feature-flag"}}, "t-iso")
+
+    async def closed() -> bool:
+        policy = await env.get("NetworkPolicy", "landlord-default-deny", "t-iso")
+        entitlements = await env.get("ConfigMap", "landlord-entitlements", "t-iso")
+        return (
+            "ingress" not in policy["spec"]
+            and "egress" not in policy["spec"]
+            and policy["spec"]["podSelector"] == {}
+            and "extra" not in entitlements["data"]
+        )
+
+    await eventually(closed, timeout=10)
+
+
+async def test_a_label_naming_another_tenant_never_gets_its_objects_deleted(env: Env) -> None:
+    await env.apply(plan())
+    await start(env)
+    await env.apply(tenant("victim"))
+    await env.apply(tenant("other"))
+    await env.wait_phase("victim", "Active")
+    await env.wait_phase("other", "Active")
+    # The victim is refused for a while (an add-on that does not exist yet): nothing repairs t-victim.
+    await env.apply(tenant("victim", addOns=[{"name": "later"}]))
+    await env.wait_phase("victim", "Pending")
+    # Meanwhile someone with rights in t-victim relabels its quota to name another tenant.
+    await env.client.patch(
+        "ResourceQuota", "landlord-quota", {"metadata": {"labels": {"landlord.dev/tenant": "other"}}}, "t-victim"
+    )
+    await env.quiet(settle=1.0)
+    # The other tenant saw an object with its label outside its namespace: not its to prune.
+    assert await env.get("ResourceQuota", "landlord-quota", "t-victim") is not None
+    assert await env.get("ResourceQuota", "landlord-quota", "t-other") is not None

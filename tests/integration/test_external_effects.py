@@ -29,7 +29,8 @@ from tests.integration.test_tenancy import plan, tenant
 
 
 class FileLedger:
-    """An external system: entries in a JSON file; creating an existing entry changes nothing."""
+    """An external system: entries in a JSON file. Creating is not idempotent (a second create
+    makes a second entry), as many real APIs are: only the recorded intent prevents duplicates."""
 
     name = "ledger-test"
     gate = threading.Event()  # cleared: create() waits, as a slow external call would
@@ -52,9 +53,8 @@ class FileLedger:
         while not FileLedger.gate.is_set():
             await asyncio.sleep(0.02)
         entries = self._read()
-        if key not in entries:
-            entries[key] = {"created": len(entries) + 1}
-            self.path.write_text(json.dumps(entries))
+        entries[key] = {"created": entries.get(key, {}).get("created", 0) + 1}
+        self.path.write_text(json.dumps(entries))
 
     async def exists(self, key: str) -> bool:
         self._check()
@@ -73,9 +73,7 @@ class LedgerComponent(Component):
     name = "ledger"
     condition = "LedgerReady"
     namespaced = False
-
-    def __init__(self) -> None:
-        self.seen: dict[str, Observation] = {}
+    renders = False  # no Kubernetes children: only the external effect
 
     def healthy(self, desired: Desired) -> str:
         return f"ledger entry {desired.name} exists"
@@ -84,26 +82,26 @@ class LedgerComponent(Component):
         provider = ctx.providers.get("database")
         assert isinstance(provider, FileLedger)
         key = ctx.desired.name
+        state = (ctx.status.get("ledger") or {}).get("state")
         try:
-            if (ctx.status.get("ledger") or {}).get("state") != "Done":
-                await ctx.record_status({"ledger": {"entry": key, "state": "Requested"}})
-                await provider.create(key)
             present = await provider.exists(key)
+            if not present:
+                if state is None:
+                    await ctx.record_status({"ledger": {"entry": key, "state": "Requested"}})  # intent first
+                await provider.create(key)  # Requested and absent: the effect never happened
+                present = True
         except ProviderError as exc:
-            self.seen[key] = Observation(False, "ProviderUnavailable", exc.message, recheck_after=0.5)
+            ctx.notes[self.name] = Observation(False, "ProviderUnavailable", exc.message, recheck_after=0.5)
             return
-        self.seen[key] = (
-            Observation(True, "Created", self.healthy(ctx.desired))
-            if present
-            else Observation(False, "Missing", f"ledger entry {key} is missing; it is created again")
-        )
+        ctx.notes[self.name] = Observation(True, "Created", self.healthy(ctx.desired))
 
     def observe(self, ctx: Context) -> Observation:
-        return self.seen.get(ctx.desired.name, Observation(False, "Unknown", "not looked at yet"))
+        note: Observation = ctx.notes.get(self.name, Observation(False, "Unknown", "not looked at yet"))
+        return note
 
     def status_fields(self, ctx: Context) -> dict[str, Any]:
-        seen = self.seen.get(ctx.desired.name)
-        return {"ledger": {"entry": ctx.desired.name, "state": "Done" if seen and seen.ok else "Requested"}}
+        note = ctx.notes.get(self.name)
+        return {"ledger": {"entry": ctx.desired.name, "state": "Done" if note and note.ok else "Requested"}}
 
 
 @pytest.fixture
@@ -163,8 +161,8 @@ async def test_killed_after_recording_the_intent_converges_without_a_duplicate(e
     assert await ledger_state(env, "kill") == "Requested" and FileLedger.calls == ["kill"]
     await env.stop_operator()
     # The effect completed in the external system after all (the operator died before it knew).
-    FileLedger.gate.set()
     ledger.write_text(json.dumps({"kill": {"created": 1}}))
+    FileLedger.gate.set()
     await start(env, ledger)
     await env.wait_phase("kill", "Active")
 
@@ -172,7 +170,7 @@ async def test_killed_after_recording_the_intent_converges_without_a_duplicate(e
         return await ledger_state(env, "kill") == "Done"
 
     await eventually(done, timeout=10)
-    assert entries(ledger) == {"kill": {"created": 1}}  # the retried effect created nothing twice
+    assert entries(ledger) == {"kill": {"created": 1}}  # looked before acting again: no second create
     # A restart with everything done repeats no effect at all.
     await env.stop_operator()
     FileLedger.calls = []
@@ -217,3 +215,21 @@ def test_a_wrong_configuration_is_refused_naming_the_key(ledger: Path) -> None:
         load_providers({"database": {"provider": "ledger-test", "paht": "/tmp/x"}})
     assert "database.paht: unknown key" in str(error.value)
     assert "database.path: required by provider 'ledger-test' and missing" in str(error.value)
+
+
+async def test_killed_before_the_effect_happened_makes_it_exactly_once(env: Env, ledger: Path) -> None:
+    await env.apply(plan())
+    FileLedger.gate.clear()
+    await start(env, ledger)
+    await env.apply(tenant("never"))
+    await eventually(lambda: ledger_state(env, "never"), timeout=10)
+    await env.stop_operator()  # killed inside the external call: nothing reached the system
+    assert entries(ledger) == {}
+    FileLedger.gate.set()
+    await start(env, ledger)
+
+    async def done() -> bool:
+        return await ledger_state(env, "never") == "Done"
+
+    await eventually(done, timeout=10)
+    assert entries(ledger) == {"never": {"created": 1}}

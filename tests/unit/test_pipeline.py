@@ -195,7 +195,15 @@ def test_a_refusal_keeps_what_was_provisioned_and_names_the_field() -> None:
 
 def test_the_kind_registry_is_the_one_source() -> None:
     assert CHILD_KINDS[0] == "Namespace"
-    assert set(CHILD_KINDS) == {"Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "RoleBinding", "ConfigMap"}
+    assert set(CHILD_KINDS) == {
+        "Namespace",
+        "ResourceQuota",
+        "LimitRange",
+        "NetworkPolicy",
+        "RoleBinding",
+        "ConfigMap",
+        "Secret",
+    }
     assert KINDS["NetworkPolicy"].path("t-a", "p") == "/apis/networking.k8s.io/v1/namespaces/t-a/networkpolicies/p"
     assert KINDS["Namespace"].path(None, "t-a") == "/api/v1/namespaces/t-a"
     rules = {r["apiGroups"][0]: r["resources"] for r in rbac_rules()}

@@ -63,9 +63,9 @@ def test_keys_without_a_provider_are_refused() -> None:
 
 
 def test_unknown_provider_names_the_key_and_what_is_available(ledger: ProviderSpec) -> None:
-    assert available("database") == ["ledger"]
+    assert available("database") == ["ledger", "postgresql"]
     assert problems("database", {"provider": "oracle"}) == [
-        "database.provider: unknown provider 'oracle'; available: ledger"
+        "database.provider: unknown provider 'oracle'; available: ledger, postgresql"
     ]
     assert problems("dns", {"provider": "bind"}) == [
         "dns.provider: unknown provider 'bind'; available: none in this version"
@@ -101,6 +101,10 @@ async def test_providers_are_built_and_closed(ledger: ProviderSpec) -> None:
         ("api_key=AKIA1234567890", "AKIA1234567890"),
         ("Authorization: Bearer abcdefghijklmnop", "abcdefghijklmnop"),
         ("token: ghp_abcdefghijkl", "ghp_abcdefghijkl"),
+        ("postgres://app:ab/cd+ef==@db:5432/x", "ab/cd+ef=="),
+        ("postgresql://u:p@ss-word@host/db", "ss-word"),
+        ('password="a secret phrase" and more', "secret phrase"),
+        ("Authorization: token ghp_abcdefghij", "ghp_abcdefghij"),
         ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----", "MIIEvQIBADANBg"),
     ],
 )
@@ -156,6 +160,6 @@ def test_landlord_run_refuses_a_provider_configuration_naming_the_key(
     assert main(["run", "--config", str(config)]) == 2  # before anything connects to a cluster
     err = capsys.readouterr().err.splitlines()
     assert err == [
-        "landlord: configuration: database.provider: unknown provider 'oracle'; available: none in this version",
+        "landlord: configuration: database.provider: unknown provider 'oracle'; available: postgresql",
         "landlord: configuration: dns.zone: set dns.provider first (the capability is off without it)",
     ]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from ..api.conditions import ConditionType
 from ..pipeline import Desired
 from .base import Component
 
 
 class AccessComponent(Component):
     name = "access"
-    condition = "AccessReady"
+    condition = ConditionType.ACCESS_READY
+    kinds = ("RoleBinding",)
 
     def healthy(self, desired: Desired) -> str:
         if not self.children(desired):

@@ -14,14 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Config
-from ..diffing import up_to_date
+from ..diffing import stray_fields, up_to_date
 from ..kinds import ObjectKey, describe, key_of
 from ..kube import KubeClient, KubeError
 from ..pipeline import Desired
 from ..providers import Providers
 from ..redaction import redact
 
-RECHECK_TERMINATING = 2.0  # seconds: a child being deleted is looked at again this soon
+# Seconds until a child being deleted is looked at again: a fallback only, since the watch
+# reports its deletion at once (and re-applying to a terminating object would change nothing).
+RECHECK_TERMINATING = 30.0
+RECHECK_TRANSIENT = 5.0  # seconds: after an API error that resolves itself (409, 429, 5xx)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,17 @@ class Observation:
 
 
 @dataclass
+class Services:
+    """What a component may use beyond one reconcile: for background work and placement."""
+
+    config: Config
+    client: KubeClient
+    providers: Providers
+    tenants: Callable[[], list[dict[str, Any]]]  # every Tenant the operator knows (freshest view)
+    requeue: Callable[[str], None]  # look at this tenant again now
+
+
+@dataclass
 class Context:
     """One reconcile of one tenant, as the components see it."""
 
@@ -51,9 +65,11 @@ class Context:
     lookup: Callable[[ObjectKey], dict[str, Any] | None]  # the freshest live object we know
     remember: Callable[[ObjectKey, dict[str, Any]], None]  # an object we just wrote
     record_status: Callable[[dict[str, Any]], Awaitable[None]]  # writes status fields now (intent)
-    errors: dict[ObjectKey, str] = field(default_factory=dict)
+    errors: dict[ObjectKey, KubeError] = field(default_factory=dict)
     created: list[ObjectKey] = field(default_factory=list)  # children found missing and created
     blocked: dict[str, str] = field(default_factory=dict)  # component -> why it could not act
+    keep: set[ObjectKey] = field(default_factory=set)  # children made outside rendering: not pruned
+    notes: dict[str, Any] = field(default_factory=dict)  # component -> what its act() observed
 
     @property
     def status(self) -> dict[str, Any]:
@@ -70,6 +86,26 @@ class Component:
     name: str = ""
     condition: str = ""
     namespaced: bool = True
+    kinds: tuple[str, ...] = ()  # the child kinds it manages (pruned only while it is active)
+    renders: bool = True  # its children come from `landlord.render` (RENDERERS[name])
+
+    def bind(self, services: Services) -> None:
+        """Called once when the operator starts, before any reconcile."""
+        self.services = services
+
+    async def background(self) -> None:
+        """Long-running work of the component (e.g. metering); none by default."""
+
+    async def finalize(self, tenant: dict[str, Any]) -> float | None:
+        """The tenant is being deleted: undo or keep what lives outside the namespace.
+
+        Returns seconds until it should be asked again (not done yet), or None when done.
+        """
+        return None
+
+    def usage(self) -> dict[tuple[str, str], float]:
+        """Measured usage by (tenant, resource), for the metrics; none by default."""
+        return {}
 
     def children(self, desired: Desired) -> list[dict[str, Any]]:
         return desired.children.get(self.name, [])
@@ -87,10 +123,16 @@ class Component:
             live = ctx.lookup(key)
             if up_to_date(live, obj):
                 continue
+            if live is not None and (live.get("metadata") or {}).get("deletionTimestamp"):
+                continue  # being deleted: applying changes nothing; created again once the watch says it is gone
             try:
-                ctx.remember(key, await ctx.client.apply(obj))
+                result = await ctx.client.apply(obj)
+                cleanup = stray_fields(result, obj)
+                if cleanup is not None:  # fields someone else added where only Landlord's belong
+                    result = await ctx.client.patch(key[0], key[2], cleanup, key[1] or None)
+                ctx.remember(key, result)
             except KubeError as exc:
-                ctx.errors[key] = redact(exc)
+                ctx.errors[key] = exc
                 continue
             if live is None:
                 ctx.created.append(key)
@@ -105,7 +147,16 @@ class Component:
         for obj in self.children(ctx.desired):
             key = key_of(obj)
             if key in ctx.errors:
-                return Observation(False, "ApplyFailed", f"{describe(key)}: {ctx.errors[key]}", failed=True)
+                error = ctx.errors[key]
+                # 404: the namespace is gone or going; 409, 429, 5xx: the server is busy. All pass.
+                transient = error.status in (404, 409, 429) or error.status >= 500
+                return Observation(
+                    False,
+                    "ApplyFailed",
+                    f"{describe(key)}: {redact(error)}",
+                    failed=not transient,  # a rejected object needs a person; a busy server does not
+                    recheck_after=RECHECK_TRANSIENT if transient else None,
+                )
             live = ctx.lookup(key)
             if live is None:
                 return Observation(False, "Missing", f"{describe(key)} is missing; it is being created again")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..api.conditions import ConditionType
 from ..kinds import key_of
 from ..pipeline import Desired
 from .base import Component, Context
@@ -11,7 +12,8 @@ class NamespaceComponent(Component):
     """Creates the namespace; while it is being deleted, the namespaced components wait."""
 
     name = "namespace"
-    condition = "NamespaceReady"
+    condition = ConditionType.NAMESPACE_READY
+    kinds = ("Namespace",)
     namespaced = False
 
     def healthy(self, desired: Desired) -> str:

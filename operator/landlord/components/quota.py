@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from ..api.conditions import ConditionType
 from ..pipeline import Desired
 from .base import Component
 
 
 class QuotaComponent(Component):
     name = "quota"
-    condition = "QuotaReady"
+    condition = ConditionType.QUOTA_READY
+    kinds = ("ResourceQuota", "LimitRange")
 
     def healthy(self, desired: Desired) -> str:
         return "ResourceQuota and LimitRange match the effective limits"

@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any
 
 from ..api.composition import Allocation
-from ..components import Component, default_components
+from ..components import Component, Services, check_renderers, default_components
 from ..config import Config
 from ..inventory import Inventory
 from ..kinds import ObjectKey
@@ -50,7 +50,11 @@ class Controller:
         self.client = client
         self.inventory = inventory
         self.providers = providers or Providers()
-        self.components = components if components is not None else default_components()
+        self.components = components if components is not None else default_components(self.providers, config)
+        check_renderers(self.components)
+        services = Services(config, client, self.providers, self._all_tenants, self._requeue)
+        for component in self.components:
+            component.bind(services)
         self.queue = WorkQueue()
         self.failures: Counter[Any] = Counter()
         self.refs: dict[str, set[tuple[str, str]]] = {}
@@ -67,6 +71,27 @@ class Controller:
         for number in range(self.config.workers):
             self._tasks.append(asyncio.create_task(self._worker(), name=f"landlord-worker-{number}"))
         self._tasks.append(asyncio.create_task(self._drift(), name="landlord-drift"))
+        for component in self.components:
+            self._tasks.append(asyncio.create_task(self._background(component), name=f"landlord-{component.name}"))
+
+    async def _background(self, component: Component) -> None:
+        """A component's long-running work; restarted after a failure, never taking the operator down."""
+        while True:
+            try:
+                await component.background()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("background work of %s failed (restart in 10s): %s", component.name, redact(exc))
+                await asyncio.sleep(10)
+
+    def _all_tenants(self) -> list[dict[str, Any]]:
+        found = [self.tenant(name) for name in self.inventory.names("Tenant")]
+        return [t for t in found if t is not None]
+
+    def _requeue(self, name: str) -> None:
+        self.queue.add(("Tenant", name))
 
     async def stop(self) -> None:
         self.queue.close()
@@ -188,5 +213,12 @@ class Controller:
             version = str((obj.get("metadata") or {}).get("resourceVersion", ""))
             if self._written.get(key) == version:
                 return
+        else:
+            self.recent.forget(key)  # what we last wrote is gone: never mistake it for the live object
         self._written.pop(key, None)
         self.queue.add(("Tenant", tenant))
+        # The tenant whose namespace holds it too: a label can be rewritten to name another tenant.
+        prefix = self.config.namespace_prefix
+        home = key[2] if key[0] == "Namespace" else key[1]
+        if home.startswith(prefix) and home[len(prefix) :] != tenant:
+            self.queue.add(("Tenant", home[len(prefix) :]))

@@ -16,9 +16,20 @@ from ..api.conditions import ConditionType, Phase
 from ..api.resolution import Refusal, parse_time, rfc3339
 from ..components import Observation
 from ..pipeline import Desired
+from ..redaction import redact
 
 # Status fields a refusal keeps from the last good status (what was provisioned stays reported).
-KEPT_ON_REFUSAL = ("planHistory", "trialEndsAt", "namespace", "url", "effective", "planSync", "deletionPolicy")
+# `database` is where the tenant's data lives: forgetting it would orphan the database.
+KEPT_ON_REFUSAL = (
+    "planHistory",
+    "trialEndsAt",
+    "namespace",
+    "url",
+    "effective",
+    "planSync",
+    "deletionPolicy",
+    "database",
+)
 
 
 @dataclass(frozen=True)
@@ -30,11 +41,12 @@ class Observed:
 
 
 def condition(kind: str, ok: bool, reason: str, message: str, generation: Any) -> dict[str, Any]:
+    """One condition; its message passes through the redaction step, whoever wrote it."""
     return {
         "type": kind,
         "status": "True" if ok else "False",
         "reason": reason,
-        "message": message,
+        "message": redact(message),
         "observedGeneration": generation,
     }
 
@@ -117,7 +129,7 @@ def tenant_status(tenant: dict[str, Any], desired: Desired, observed: list[Obser
     status: dict[str, Any] = {
         "phase": str(phase),
         "reason": reason,
-        "message": message,
+        "message": redact(message),
         "observedGeneration": generation,
         "namespace": desired.namespace,
         "url": desired.url,

@@ -139,13 +139,22 @@ class TenantReconciler:
 
     async def _prune(self, ctx: Context, live: dict[ObjectKey, Any]) -> None:
         """Deletes labelled children that are no longer desired (only Landlord's own)."""
-        wanted = {key_of(obj) for obj in ctx.desired.objects()}
+        wanted = {key_of(obj) for obj in ctx.desired.objects()} | ctx.keep
+        owned = {kind for component in self.ctl.components for kind in component.kinds}
+        home = ctx.desired.namespace
         for key, obj in live.items():
-            if key in wanted or key[0] not in CHILD_KINDS or not is_ours(obj):
+            # Only kinds an active component manages: with a capability turned off, its
+            # children (say, credentials) are left alone, not pruned.
+            if key in wanted or key[0] not in CHILD_KINDS or key[0] not in owned or not is_ours(obj):
+                continue
+            # Only in the tenant's own namespace: a label anyone can write must never make the
+            # operator delete another tenant's objects.
+            if key[1] != home and not (key[0] == "Namespace" and key[2] == home):
                 continue
             if (obj.get("metadata") or {}).get("deletionTimestamp"):
                 continue
             await self.ctl.client.delete(key[0], key[2], key[1] or None)
+            self.ctl.recent.forget(key)
 
     def _next_wake(
         self, desired: Desired, status: dict[str, Any], observed: list[Observed], now: datetime
@@ -211,6 +220,10 @@ class TenantReconciler:
                     message="removing the namespace and its objects",
                 ),
             )
+        for component in ctl.components:
+            wait = await component.finalize(tenant)  # what lives outside the namespace first
+            if wait is not None:
+                return wait
         namespace = namespace_of(ctl.config, name)
         live = await ctl.client.get("Namespace", namespace)
         if live is not None:

@@ -95,12 +95,20 @@ def _plan_rules(
     plan_name = str(spec.get("plan", ""))
     plan = catalogue.plan(plan_name)
     deleting = plan is not None and mapping(plan.get("metadata")).get("deletionTimestamp")
-    if plan is None or (deleting and not had_plan(status, plan_name)):
+    if plan is None:
         yield Violation(
             "spec.plan",
             "PlanNotFound",
             f"plan {plan_name!r} does not exist; create it or set spec.plan to an existing plan "
             f"({_known(catalogue, 'Plan')})",
+            PENDING,
+        )
+        return
+    if deleting and not had_plan(status, plan_name):
+        yield Violation(
+            "spec.plan",
+            "PlanDeleting",
+            f"plan {plan_name!r} is being deleted and takes no new tenants; choose another plan",
             PENDING,
         )
         return

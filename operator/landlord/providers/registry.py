@@ -13,6 +13,7 @@ from typing import Any
 
 import jsonschema
 
+from ..redaction import register_secret
 from .base import CAPABILITIES, Provider, ProviderSpec
 
 _REGISTRY: dict[tuple[str, str], ProviderSpec] = {}
@@ -38,19 +39,30 @@ def available(capability: str) -> list[str]:
     return sorted(name for cap, name in _REGISTRY if cap == capability)
 
 
+def chosen(capability: str, section: Mapping[str, Any] | None) -> str | None:
+    """The provider a section chooses: its `provider`; when that key is absent but the section
+    has settings and only one implementation exists, that one; `provider: null` turns it off."""
+    if not section:
+        return None
+    if "provider" in section:
+        return str(section["provider"]) if section["provider"] not in (None, "") else None
+    names = available(capability)
+    return names[0] if len(names) == 1 else None
+
+
 def problems(capability: str, section: Mapping[str, Any] | None) -> list[str]:
     """Every problem of one capability's configuration section, each naming its key."""
-    if not section or section.get("provider") in (None, ""):
+    name = chosen(capability, section)
+    if name is None:
         extra = sorted(k for k in (section or {}) if k != "provider")
         if extra:
             return [f"{capability}.{extra[0]}: set {capability}.provider first (the capability is off without it)"]
         return []
-    name = str(section["provider"])
     spec = _REGISTRY.get((capability, name))
     if spec is None:
         known = ", ".join(available(capability)) or "none in this version"
         return [f"{capability}.provider: unknown provider {name!r}; available: {known}"]
-    body = {k: v for k, v in section.items() if k != "provider"}
+    body = {k: v for k, v in (section or {}).items() if k != "provider"}
     schema = {"additionalProperties": False, **spec.schema}
     out = []
     for error in sorted(jsonschema.Draft202012Validator(schema).iter_errors(body), key=lambda e: list(e.path)):
@@ -96,7 +108,12 @@ def load_providers(sections: Mapping[str, Any]) -> Providers:
     built: dict[str, Provider] = {}
     for capability in CAPABILITIES:
         section = sections.get(capability) or {}
-        if section.get("provider"):
-            spec = _REGISTRY[(capability, str(section["provider"]))]
+        name = chosen(capability, section)
+        if name is not None:
+            spec = _REGISTRY[(capability, name)]
+            for credential in spec.credentials:
+                value = section.get(credential)
+                if isinstance(value, str):
+                    register_secret(value)  # masked wherever it would appear
             built[capability] = spec.factory({k: v for k, v in section.items() if k != "provider"})
     return Providers(built)
