@@ -23,6 +23,11 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 tools: setup
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(echo "landlord tools: installing PostgreSQL (Debian package postgresql, server binaries only) with apt-get," \
+			"for the database tests and the playground..." && \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null)
 	$(BIN)/python tests/tools.py
 
 lint: setup

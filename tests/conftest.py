@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from landlord.devcluster import DevCluster
+from landlord.devservices.postgres import LocalPostgres
 from tests.helpers import Http
 
 
@@ -47,3 +48,17 @@ async def tls_http(tls_devcluster: DevCluster) -> AsyncIterator[Http]:
 @pytest.fixture
 def tls_kubeconfig(tls_devcluster: DevCluster, tmp_path: Path) -> Path:
     return tls_devcluster.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+# -- backing services -----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalPostgres]:
+    """A real PostgreSQL server for the whole session (stopped at its end); fails when it cannot run here.
+
+    No skip: `make test` installs PostgreSQL (`make tools`), so a missing server is a broken setup.
+    """
+    reason = LocalPostgres.available()
+    if reason is not None:
+        pytest.fail(f"PostgreSQL is needed and cannot run here: {reason} (or run `make tools`)", pytrace=False)
+    with LocalPostgres() as server:
+        yield server

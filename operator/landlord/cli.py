@@ -64,6 +64,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _dev(args: argparse.Namespace) -> int:
     require_devcluster("landlord dev")
+    from .devservices.postgres import LocalPostgresError
     from .playground import PortInUse, playground
 
     # The live table is the output: warnings and errors go to the log file it names, not the terminal.
@@ -75,7 +76,17 @@ def _dev(args: argparse.Namespace) -> int:
 
     config = _config(args)
     try:
-        asyncio.run(playground(config, args.port, args.kubeconfig, Path(args.root), log=Path(args.log)))
+        asyncio.run(
+            playground(
+                config, args.port, args.kubeconfig, Path(args.root), log=Path(args.log), database=not args.no_database
+            )
+        )
+    except LocalPostgresError as exc:  # installed but not starting: what failed and where its log is
+        first, _, details = str(exc).partition("\n")
+        print(f"landlord dev: {first}; --no-database runs the playground without it", file=sys.stderr)
+        if details:
+            print(details, file=sys.stderr)
+        return 2
     except PortInUse as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -234,6 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=".landlord/operator.log",
         metavar="FILE",
         help="where warnings and errors go, appended (default: .landlord/operator.log)",
+    )
+    dev.add_argument(
+        "--no-database",
+        action="store_true",
+        help="start no local PostgreSQL: the database component is off (default: one starts on a free port)",
     )
     dev.set_defaults(func=_dev)
 

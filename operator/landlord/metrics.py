@@ -91,6 +91,17 @@ class _StateCollector(Collector):
         for state in ("Synced", "Customized", "Locked", "Unsynchronized"):
             states.add_metric([state], sync.get(state, 0))
         yield states
+        usage = GaugeMetricFamily(
+            "landlord_tenant_usage",
+            "Measured usage of a tenant, by resource (databaseStorage in bytes), from the last measurement.",
+            labels=["tenant", "resource"],
+        )
+        known = set(self.controller.inventory.names("Tenant"))
+        for component in self.controller.components:
+            for (tenant, resource), amount in sorted(component.usage().items()):
+                if tenant in known:  # a tenant that is gone has no series (its retained data is not its usage)
+                    usage.add_metric([tenant, resource], amount)
+        yield usage
         yield GaugeMetricFamily(
             "landlord_workqueue_depth", "Keys waiting or being reconciled.", value=self.controller.queue.depth()
         )

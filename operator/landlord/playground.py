@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import errno
 import logging
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,8 +25,9 @@ from typing import Any, TextIO
 import kopf
 
 from .api.schemas import all_crds
-from .config import Config
+from .config import Config, parse
 from .devcluster import DevCluster
+from .devservices.postgres import LocalPostgres
 from .documents import load
 from .kube import KubeClient
 from .runner import OperatorThread
@@ -32,6 +35,9 @@ from .runner import OperatorThread
 PLAYGROUND_MANAGER = "landlord-playground"
 FOLDERS = ("plans", "addons", "examples")
 DEFAULT_LOG = Path(".landlord/operator.log")
+DATABASE_NAMESPACE = "landlord-system"
+DATABASE_SECRET = "pg-admin"
+DATABASE_PROVIDER = "postgresql"
 
 
 class PortInUse(Exception):
@@ -100,6 +106,100 @@ def logging_to(path: Path) -> Iterator[LogFile]:
         handler.close()
 
 
+def database_config(pg: LocalPostgres) -> dict[str, Any]:
+    """The operator configuration for the playground's PostgreSQL, merged over the user's.
+
+    The operator reaches the server through its admin Secret (`pg.admin_secret()`, applied into
+    the cluster under DATABASE_NAMESPACE/DATABASE_SECRET), as it would in production; so the
+    configuration names the Secret, never the password.
+    """
+    return {
+        "database": {
+            "provider": DATABASE_PROVIDER,
+            "defaultMode": "Dedicated",
+            "sharedDatabase": "landlord_shared",
+            "servers": [
+                {
+                    "name": "main",
+                    "adminSecret": {"namespace": DATABASE_NAMESPACE, "name": DATABASE_SECRET},
+                    "capacity": {"databases": 500, "bytes": "500Gi"},
+                    "draining": False,
+                }
+            ],
+        }
+    }
+
+
+def with_database(config: Config, pg: LocalPostgres) -> Config:
+    """`config` with its `database` section replaced by `database_config(pg)` (validated again)."""
+    raw = copy.deepcopy(config.raw)
+    raw.update(database_config(pg))
+    return parse(raw, "playground configuration")
+
+
+@dataclass(frozen=True)
+class PlaygroundDatabase:
+    """What the playground runs with: the configuration, the header part, the Secret to apply."""
+
+    config: Config
+    header: str
+    secret: dict[str, Any] | None = None
+
+
+def database_off(config: Config, wanted: bool) -> tuple[str, str] | None:
+    """Why the playground starts no PostgreSQL: (short reason for the header, the one line to print), or None."""
+    if not wanted:
+        return "--no-database", (
+            "landlord dev: database component off (--no-database); run landlord dev without it "
+            "to get a local PostgreSQL"
+        )
+    from .providers import available
+
+    if DATABASE_PROVIDER not in available("database"):
+        return f"no {DATABASE_PROVIDER} provider", (
+            f"landlord dev: database component off: this version of Landlord has no {DATABASE_PROVIDER!r} "
+            "database provider yet"
+        )
+    reason = LocalPostgres.available()
+    if reason is not None:
+        return "PostgreSQL not installed", (
+            f"landlord dev: database component off: PostgreSQL cannot run here ({reason}); "
+            "install it (`make tools` does) and start again, or pass --no-database"
+        )
+    return None
+
+
+@contextlib.asynccontextmanager
+async def local_database(config: Config, wanted: bool, out: TextIO) -> AsyncIterator[PlaygroundDatabase]:
+    """A LocalPostgres for the playground's operator, stopped on exit (Ctrl-C and errors too).
+
+    A database the user's configuration already chooses is left as it is: nothing starts.
+    """
+    chosen = config.capability("database").get("provider")
+    if chosen:
+        yield PlaygroundDatabase(config, f"database: {chosen} (from the configuration)")
+        return
+    off = database_off(config, wanted)
+    if off is not None:
+        print(off[1], file=out, flush=True)
+        yield PlaygroundDatabase(config, f"database: off ({off[0]})")
+        return
+    pg = LocalPostgres()
+    # Shielded: a Ctrl-C while initdb runs in the thread must wait for it, then stop the server.
+    starting = asyncio.ensure_future(asyncio.to_thread(pg.start))
+    try:
+        await asyncio.shield(starting)
+        yield PlaygroundDatabase(
+            with_database(config, pg),
+            f"database: {DATABASE_PROVIDER} on {pg.host}:{pg.port}",
+            pg.admin_secret(DATABASE_NAMESPACE, DATABASE_SECRET),
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            await starting
+        await asyncio.to_thread(pg.stop)
+
+
 async def install(client: KubeClient, root: Path) -> int:
     """Installs the CRDs and applies every landlord.dev document under plans/, addons/, examples/."""
     for crd in all_crds():
@@ -147,8 +247,13 @@ async def playground(
     out: TextIO = sys.stdout,
     stop: asyncio.Event | None = None,
     log: Path = DEFAULT_LOG,
+    database: bool = True,
 ) -> None:
-    """Runs until `stop` (or SIGINT/SIGTERM); PortInUse when `port` is taken."""
+    """Runs until `stop` (or SIGINT/SIGTERM); PortInUse when `port` is taken.
+
+    With `database` (`landlord dev` without --no-database), a local PostgreSQL runs for the
+    operator's database component; LocalPostgresError when it cannot start.
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -164,7 +269,8 @@ async def playground(
         raise
     try:
         with logging_to(log) as log_file:
-            await _serve(cluster, config, kubeconfig, root, refresh, out, stop, log_file)
+            async with local_database(config, database, out) as db:
+                await _serve(cluster, db, kubeconfig, root, refresh, out, stop, log_file)
     finally:
         await cluster.stop()
     print(f"landlord dev: stopped; {log_file.summary()}", file=out, flush=True)
@@ -172,7 +278,7 @@ async def playground(
 
 async def _serve(
     cluster: DevCluster,
-    config: Config,
+    db: PlaygroundDatabase,
     kubeconfig: str,
     root: Path,
     refresh: float,
@@ -182,11 +288,19 @@ async def _serve(
 ) -> None:
     path = cluster.write_kubeconfig(kubeconfig)
     client = KubeClient(kopf.ConnectionInfo(server=cluster.url, insecure=True), user_agent=PLAYGROUND_MANAGER)
-    operator = OperatorThread(config, login=lambda: kopf.ConnectionInfo(server=cluster.url, insecure=True))
+    operator = OperatorThread(db.config, login=lambda: kopf.ConnectionInfo(server=cluster.url, insecure=True))
     try:
         applied = await install(client, root)
+        if db.secret is not None:  # before the operator starts: its database provider reads it
+            namespace = {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": db.secret["metadata"]["namespace"]},
+            }
+            await client.apply(namespace)
+            await client.apply(db.secret)
         await asyncio.to_thread(operator.start)
-        started = f"landlord dev: API server {cluster.url}; {applied} documents applied; operator running"
+        started = f"landlord dev: API server {cluster.url}; {applied} documents applied; operator running; {db.header}"
         hint = f"  export KUBECONFIG={path.resolve()}; kubectl get tenants   (Ctrl-C stops)"
         tty = out.isatty()
         shown: tuple[list[str], list[str]] = ([], [])

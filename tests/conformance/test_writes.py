@@ -234,3 +234,30 @@ async def test_dry_run_writes_nothing(http: Http) -> None:
     assert status == 201
     status, _ = await http.get(f"{CMS}/dry")
     assert status == 404
+
+
+async def test_secret_string_data_is_merged_into_data_and_never_returned(http: Http) -> None:
+    """core/v1 Secret, `stringData`: "allows specifying non-binary secret data in string form. It is
+    provided as a write-only input field for convenience. All keys and values are merged into the data
+    field on write, overwriting any existing values. The stringData field is never output when reading
+    from the API." (Kubernetes API reference, Secret v1 core)."""
+    path = "/api/v1/namespaces/default/secrets"
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds"},
+        "data": {"user": "b2xk", "host": "ZGI="},
+        "stringData": {"user": "admin", "password": "s3cret"},
+    }
+    status, created = await http.post(path, body)
+    assert status == 201
+    assert "stringData" not in created
+    assert created["data"] == {"user": "YWRtaW4=", "host": "ZGI=", "password": "czNjcmV0"}
+    status, read = await http.get(f"{path}/creds")
+    assert "stringData" not in read and read["data"] == created["data"]
+    # On update and on server-side apply too.
+    status, patched = await http.patch(f"{path}/creds", {"stringData": {"host": "other"}})
+    assert status == 200 and patched["data"]["host"] == "b3RoZXI=" and "stringData" not in patched
+    applied = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"}, "stringData": {"port": "5432"}}
+    status, result = await http.patch(f"{path}/creds", applied, kind="apply", fieldManager="tests", force="true")
+    assert status == 200 and result["data"]["port"] == "NTQzMg==" and "stringData" not in result

@@ -4,16 +4,25 @@ the operator's warnings go to a log file, a taken port is one clear line, setup 
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import logging
 import re
+import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
 
 from landlord.config import parse
+from landlord.devservices.postgres import LocalPostgres
+from landlord.kube import KubeClient
 from landlord.playground import playground
+from landlord.providers import available
 from tests.conformance.test_kubectl import Kubectl
 from tests.helpers import eventually
 from tests.integration.conftest import ROOT
@@ -139,3 +148,87 @@ def test_first_make_run_shows_what_it_installs(tmp_path: Path) -> None:
     assert "--quiet" not in lines[install] and "-q " not in lines[install], "pip's progress must show"
     assert any(line.startswith("echo ") and "installing" in line for line in lines[:install]), lines
     assert any("landlord dev" in line and "--log" in line for line in lines[install:])
+
+
+# -- the database component's local PostgreSQL (`landlord dev` without --no-database) ------------
+
+
+def _secret_values(secret: dict[str, Any]) -> dict[str, str]:
+    if secret.get("data"):
+        return {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
+    return dict(secret.get("stringData") or {})
+
+
+async def test_playground_starts_postgres_and_gives_the_operator_its_admin_secret(tmp_path: Path) -> None:
+    if LocalPostgres.available() is not None:
+        pytest.fail(f"PostgreSQL is needed: {LocalPostgres.available()}", pytrace=False)
+    registered = "postgresql" in available("database")
+    stop = asyncio.Event()
+    out = io.StringIO()
+    kubeconfig = tmp_path / "kubeconfig"
+    task = asyncio.create_task(
+        playground(parse({}), 0, str(kubeconfig), tmp_path, refresh=0.2, out=out, stop=stop, log=tmp_path / "log")
+    )
+    try:
+        await eventually(lambda: "documents applied" in out.getvalue(), timeout=60)
+        first_line = next(line for line in out.getvalue().splitlines() if "documents applied" in line)
+        if not registered:  # until the provider lands, the playground says so and runs without it
+            assert "database: off (no postgresql provider)" in first_line, first_line
+            assert out.getvalue().count("database component off") == 1
+            return
+        found = re.search(r"database: postgresql on 127\.0\.0\.1:(\d+)", first_line)
+        assert found is not None, first_line
+        port = int(found[1])
+        client = KubeClient.from_kubeconfig(kubeconfig)
+        try:
+            secret = await client.get("Secret", "pg-admin", "landlord-system")
+            assert await client.get("Namespace", "landlord-system") is not None
+        finally:
+            await client.close()
+        assert secret is not None
+        assert secret["metadata"]["labels"] == {"app.kubernetes.io/part-of": "landlord"}
+        values = _secret_values(secret)
+        assert values["host"] == "127.0.0.1" and values["port"] == str(port) and values["sslmode"] == "disable"
+        dsn = f"host=127.0.0.1 port={port} user={values['username']} password={values['password']} dbname=postgres"
+        async with await psycopg.AsyncConnection.connect(dsn) as conn:
+            cursor = await conn.execute("SELECT current_user")
+            assert await cursor.fetchone() == ("landlord_admin",)
+        assert values["password"] not in out.getvalue()
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+    if registered:  # stopped with the playground
+        with pytest.raises(psycopg.OperationalError):
+            await psycopg.AsyncConnection.connect(dsn, connect_timeout=3)
+
+
+def _kubeconfig_and_log(folder: Path) -> list[str]:
+    return ["--kubeconfig", str(folder / "kc"), "--log", str(folder / "operator.log")]
+
+
+def test_no_database_is_one_line_and_the_playground_runs(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [*LANDLORD_DEV, "--no-database", "--port", "0", "--root", str(tmp_path), *_kubeconfig_and_log(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if "documents applied" in line:
+                break
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, errors = process.communicate(timeout=60)
+    lines += rest.splitlines()
+    assert process.returncode == 0, errors
+    [off] = [line for line in lines if "database component off" in line]
+    assert off == (
+        "landlord dev: database component off (--no-database); run landlord dev without it to get a local PostgreSQL"
+    )
+    header = next(line for line in lines if "documents applied" in line)
+    assert "operator running; database: off (--no-database); operator log:" in header
+    assert "Traceback" not in errors

@@ -35,7 +35,15 @@ def documented_image_packages() -> set[str]:
 def test_base_dependencies_are_the_documented_image_list() -> None:
     base = {requirement_name(r) for r in PYPROJECT["project"]["dependencies"]}
     assert base == documented_image_packages()
-    assert base == {"kopf", "aiohttp", "pyyaml", "jsonschema", "common-expression-language", "prometheus-client"}
+    assert base == {
+        "kopf",
+        "aiohttp",
+        "pyyaml",
+        "jsonschema",
+        "common-expression-language",
+        "prometheus-client",
+        "psycopg",
+    }
     assert not base & EMULATOR_AND_TEST_ONLY
 
 

@@ -31,4 +31,5 @@ class ConditionType(StrEnum):
     NETWORK_READY = "NetworkReady"
     ACCESS_READY = "AccessReady"
     ENTITLEMENTS_READY = "EntitlementsReady"
+    DATABASE_READY = "DatabaseReady"
     PLAN_SYNCED = "PlanSynced"

@@ -190,6 +190,7 @@ class DatabasePolicy(Model):
 
     mode: DatabaseMode = "Dedicated"
     connection_limit: int | None = None
+    server_class: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -424,6 +425,23 @@ class PlanPeriod(Model):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DatabaseStatus(Model):
+    """`status.database`: where the tenant's database is and what state it is in."""
+
+    mode: str | None = None
+    server: str | None = None
+    name: str | None = None
+    schema: str | None = None
+    username: str | None = None
+    secret_name: str | None = None
+    phase: str | None = None
+    size: str | None = None
+    rotation: str | None = None
+    migrating_to: str | None = None
+    previous_mode: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class TenantStatus(Model):
     """`status` of a Tenant, written by the operator only."""
 
@@ -440,6 +458,7 @@ class TenantStatus(Model):
     trial_ends_at: str | None = None
     suspended_at: str | None = None
     deletion_policy: str | None = None
+    database: DatabaseStatus | None = None
 
     def condition(self, kind: str) -> Condition | None:
         """The condition of this type, if the status has it."""

@@ -7,6 +7,7 @@ owns (uid, creationTimestamp, status outside `/status`), records managed fields,
 
 from __future__ import annotations
 
+import base64
 import copy
 import random
 import string
@@ -48,6 +49,8 @@ class Writes(Registry):
         field_validation: str,
     ) -> tuple[dict[str, Any], list[str]]:
         name = obj.get("metadata", {}).get("name", "")
+        if rt.builtin and rt.kind == "Secret":
+            _fold_string_data(obj)
         problems: list[FieldError] = []
         problems += validate_metadata(rt.kind, obj.get("metadata") or {}, old)
         walker = self._walker(rt)
@@ -420,6 +423,18 @@ class Writes(Registry):
             self.pending.add((rt.group_resource, key))
             self.wakeup.set()
         return WriteResult(self.present(rt, stored), warnings)
+
+
+def _fold_string_data(secret: dict[str, Any]) -> None:
+    """Secret `stringData` is write-only: its entries are merged into `data` (base64), overwriting
+    what is there, and the field is never stored or returned (core/v1 Secret API reference)."""
+    text = secret.pop("stringData", None)
+    if isinstance(text, dict):
+        found = secret.get("data")
+        data: dict[str, Any] = found if isinstance(found, dict) else {}
+        for key, value in text.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        secret["data"] = data
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -5,17 +5,33 @@ operator configuration. Each external system gets one module here with its Proto
 implementation (the database, ACME certificates, DNS, S3 backups, the Prometheus meters).
 """
 
+from . import postgresql  # noqa: F401  (registers the `postgresql` database provider)
 from .base import CAPABILITIES, Provider, ProviderError, ProviderSpec
-from .registry import ProviderConfigError, Providers, available, load_providers, problems, register, unregister
+from .database import DatabaseProvider, DatabaseRequest, DatabaseState, ServerAccess
+from .registry import (
+    ProviderConfigError,
+    Providers,
+    available,
+    chosen,
+    load_providers,
+    problems,
+    register,
+    unregister,
+)
 
 __all__ = [
     "CAPABILITIES",
+    "DatabaseProvider",
+    "DatabaseRequest",
+    "DatabaseState",
     "Provider",
     "ProviderConfigError",
     "ProviderError",
     "ProviderSpec",
     "Providers",
+    "ServerAccess",
     "available",
+    "chosen",
     "load_providers",
     "problems",
     "register",

@@ -40,6 +40,11 @@ PLAN_SPEC = obj(
                     default="Dedicated",
                 ),
                 "connectionLimit": i("Connections the tenant may open.", minimum=1, maximum=10000),
+                "serverClass": s(
+                    "Place new tenants only on database servers of this class (`class` of a server in the "
+                    "operator configuration's database.servers); unset: any server.",
+                    maxLength=63,
+                ),
             },
         ),
         "backup": obj(

@@ -29,6 +29,27 @@ EFFECTIVE = obj(
     },
 )
 
+DATABASE = obj(
+    "The tenant's database, as placed and observed. Recorded before anything is created, so that a "
+    "restart continues where it stopped; the server never changes silently.",
+    {
+        "mode": s("Dedicated (a database of its own) or Shared (a schema in the shared database)."),
+        "server": s("The database server (a name from the operator configuration's database.servers)."),
+        "name": s("The database to connect to."),
+        "schema": s("Shared mode: the tenant's schema (its role's search_path)."),
+        "username": s("The tenant's role."),
+        "secretName": s("The Secret in the tenant namespace with host, port, database, username, password, uri."),
+        "phase": s(
+            "Creating, Ready, ReadOnly (over databaseStorage with the Block policy), Suspended (login revoked), "
+            "Migrating (Shared to Dedicated), Retained or Deleted (after the tenant's deletion)."
+        ),
+        "size": s("Space used, rounded up to MiB, from the last metering pass."),
+        "rotation": s("The last handled value of the annotation landlord.dev/rotate-database-password."),
+        "migratingTo": s("The mode a migration in progress moves to."),
+        "previousMode": s("Set after a migration until the old schema is dropped."),
+    },
+)
+
 TENANT_STATUS = obj(
     "Observed state, written by the operator only.",
     {
@@ -83,6 +104,7 @@ TENANT_STATUS = obj(
         "trialEndsAt": s("End of the trial.", format="date-time"),
         "suspendedAt": s("When the tenant was suspended.", format="date-time"),
         "deletionPolicy": s("The deletion policy recorded for data clean-up."),
+        "database": DATABASE,
     },
 ) | {"x-kubernetes-preserve-unknown-fields": True}
 
