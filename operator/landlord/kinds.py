@@ -65,6 +65,7 @@ _ALL = (
     Kind("Secret", "v1", "secrets", True, child=True, order=60, exact=(("data",),)),
     Kind("Event", "v1", "events", True),
     Kind("Deployment", "apps/v1", "deployments", True),
+    Kind("Cluster", "postgresql.cnpg.io/v1", "clusters", True),  # CloudNativePG, for database mode Cluster
     Kind("StatefulSet", "apps/v1", "statefulsets", True),
     Kind("CustomResourceDefinition", "apiextensions.k8s.io/v1", "customresourcedefinitions", False),
     Kind("Plan", "landlord.dev/v1alpha1", "plans", False),

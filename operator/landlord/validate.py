@@ -97,7 +97,7 @@ def _schema_problems(doc: Document, walker: Walker) -> list[Problem]:
         add("metadata.namespace", f"{kind} is cluster-scoped; remove metadata.namespace")
     schema = crd_by_kind()[kind]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     result, _, root = validate_custom_resource(walker, schema, body, None)
-    for error in root:  # rules on the whole object are about its name
+    for error in root if name else ():  # rules on the whole object are about its name (reported above when absent)
         add(error.field or "metadata.name", f"{error.detail}; rename the {kind}")
     for error in result.errors:
         add(error.field, f"{error.body()}; {_hint(error)}")
@@ -116,7 +116,8 @@ def validate(documents: list[Document]) -> list[Problem]:
     ours = [d for d in documents if d.is_landlord]
     for doc in ours:
         problems.extend(_schema_problems(doc, walker))
-    problems.extend(_cross_checks(ours))
+    # Across documents only what the API server would serve: a version it refuses is reported above.
+    problems.extend(_cross_checks([d for d in ours if d.body.get("apiVersion") == API_VERSION]))
     return sorted(problems, key=lambda p: (p.path, p.line, p.field))
 
 

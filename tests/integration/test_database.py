@@ -487,3 +487,56 @@ async def test_database_size_is_metered_into_status_and_metrics(db: Env) -> None
     text = generate_latest(db.controller.metrics.registry).decode()
     assert 'landlord_tenant_usage{resource="databaseStorage",tenant="metered"}' in text
     await asyncio.sleep(0)
+
+
+CNPG_CRD = Path(__file__).resolve().parents[1] / "fixtures" / "cnpg" / "postgresql.cnpg.io_clusters.yaml"
+
+
+async def test_cluster_mode_declares_a_cloudnativepg_cluster_and_reads_its_readiness(db: Env) -> None:
+    import yaml
+
+    await db.apply(yaml.safe_load(CNPG_CRD.read_text()))  # the real CRD: its schema checks what we declare
+    await db.apply(db_plan("ha", mode="Cluster", storage="20Gi", instances=3))
+    await db.start_operator()
+    await db.apply(tenant("bigco", plan_name="ha"))
+    cond = await wait_database(db, "bigco", "ClusterNotReady")
+    assert "0 of 3 instance(s) ready" in cond["message"]
+    cluster = await db.get("Cluster", "landlord-db", "t-bigco")
+    assert cluster is not None
+    assert cluster["spec"]["instances"] == 3 and cluster["spec"]["storage"]["size"] == "20Gi"
+    assert cluster["spec"]["bootstrap"]["initdb"] == {"database": "app", "owner": "app"}
+    assert cluster["metadata"]["labels"]["landlord.dev/tenant"] == "bigco"
+    # CloudNativePG brings the instances up and reports them (here: written as it would).
+    await db.client.patch(
+        "Cluster",
+        "landlord-db",
+        {"status": {"instances": 3, "readyInstances": 3, "phase": "Cluster in healthy state"}},
+        "t-bigco",
+        subresource="status",
+    )
+    await wait_database(db, "bigco", "Ready", timeout=30)
+    obj = await db.get("Tenant", "bigco")
+    assert obj["status"]["database"]["secretName"] == "landlord-db-app"
+    assert obj["status"]["database"]["mode"] == "Cluster" and obj["status"]["database"]["phase"] == "Ready"
+    # Suspension hibernates the cluster declaratively; activation wakes it.
+    await db.apply(tenant("bigco", plan_name="ha", suspend=True))
+    await wait_database(db, "bigco", "Hibernated")
+    cluster = await db.get("Cluster", "landlord-db", "t-bigco")
+    assert cluster["metadata"]["annotations"]["cnpg.io/hibernation"] == "on"
+    await db.apply(tenant("bigco", plan_name="ha", suspend=False))
+    await wait_database(db, "bigco", "Ready")
+    # Out of the cluster into a server database: refused, the cluster is kept.
+    await db.apply(db_plan("ha", mode="Dedicated", storage="20Gi"))
+    cond = await wait_database(db, "bigco", "ModeChangeRefused")
+    assert "moving out of a cluster is not supported" in cond["message"]
+    assert await db.get("Cluster", "landlord-db", "t-bigco") is not None
+
+
+async def test_cluster_mode_without_cloudnativepg_says_what_to_install(db: Env) -> None:
+    await db.apply(db_plan("ha", mode="Cluster"))
+    await db.start_operator()
+    await db.apply(tenant("nocnpg", plan_name="ha"))
+    cond = await wait_database(db, "nocnpg", "ClusterAPIMissing")
+    assert "install CloudNativePG" in cond["message"]
+    obj = await db.get("Tenant", "nocnpg")
+    assert obj["status"]["phase"] != "Failed"  # installing it later is enough: the operator retries

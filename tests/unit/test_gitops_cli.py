@@ -300,3 +300,16 @@ def test_every_schema_field_has_a_description() -> None:
         for section in ("spec", "status"):
             walk(root["properties"][section], f"{crd['spec']['names']['kind']}.{section}")
     assert missing == []
+
+
+def test_validate_reports_an_unserved_version_or_a_missing_name_once_and_plainly(tmp_path: Path) -> None:
+    (tmp_path / "t.yaml").write_text(
+        "apiVersion: landlord.dev/v1\nkind: Tenant\nmetadata: {name: old}\nspec: {plan: x}\n---\n"
+        "apiVersion: landlord.dev/v1alpha1\nkind: Tenant\nmetadata: {}\nspec: {plan: x}\n"
+    )
+    result = landlord("validate", str(tmp_path))
+    lines = result.stdout.splitlines()
+    assert lines == [
+        f"{tmp_path / 't.yaml'}:1: Tenant/old: apiVersion: 'landlord.dev/v1' is not served; use landlord.dev/v1alpha1",
+        f"{tmp_path / 't.yaml'}:8: Tenant/?: metadata.name: Required value; add a name",
+    ]  # no "plan '' does not exist" for the unserved one, no CEL evaluation error for the nameless one

@@ -32,7 +32,7 @@ Limit = str | int
 """A limit as written: a quantity string ("4", "8Gi"), a whole number (10) or "unlimited"."""
 
 OverusePolicy = Literal["Block", "Notify", "Bill"]
-DatabaseMode = Literal["Dedicated", "Shared"]
+DatabaseMode = Literal["Dedicated", "Shared", "Cluster"]
 Meter = Literal["traffic", "storage", "databaseStorage", "users"]
 SubjectKind = Literal["User", "Group", "ServiceAccount"]
 SyncPolicy = Literal["Auto", "Locked"]
@@ -191,6 +191,7 @@ class DatabasePolicy(Model):
     mode: DatabaseMode = "Dedicated"
     connection_limit: int | None = None
     server_class: str | None = None
+    instances: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -439,6 +440,7 @@ class DatabaseStatus(Model):
     rotation: str | None = None
     migrating_to: str | None = None
     previous_mode: str | None = None
+    cluster: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -44,6 +44,7 @@ from .base import Component, Context, Observation
 logger = logging.getLogger(__name__)
 
 SECRET_NAME = "landlord-database"
+CLUSTER_NAME = "landlord-db"  # Cluster mode: CloudNativePG writes its credentials to `landlord-db-app`
 ROTATE_ANNOTATION = "landlord.dev/rotate-database-password"
 RETRY_UNREACHABLE = 10.0  # seconds between attempts while a server is down
 ADMIN_KEYS = ("host", "port", "username", "password")
@@ -231,6 +232,8 @@ class DatabaseComponent(Component):
             return Observation(True, "NotIncluded", "the plan includes no database")
         wanted = str(plan_db.get("mode") or self.default_mode)
         mode = str(record.get("mode") or wanted)
+        if mode == "Cluster":
+            return await self._cluster(ctx, record, plan_db, wanted)
         server = (
             self.servers.get(str(record["server"])) if record.get("server") else self.place(plan_db.get("serverClass"))
         )
@@ -243,8 +246,9 @@ class DatabaseComponent(Component):
             )
         if server is None:
             pinned = f" of class {plan_db['serverClass']!r}" if plan_db.get("serverClass") else ""
+            why = "all full or draining" if self.servers else "none is configured"
             raise ProviderError(
-                f"no database server{pinned} has room for a new tenant (all full or draining); add a server to "
+                f"no database server{pinned} has room for a new tenant ({why}); add a server to "
                 f"database.servers or raise a capacity",
                 False,
                 "NoCapacity",
@@ -269,6 +273,12 @@ class DatabaseComponent(Component):
         if mode == "Shared" and wanted == "Dedicated":
             record = await self._migrate(ctx, access, record, role, limit, password)
             mode = "Dedicated"
+        elif wanted == "Cluster":
+            refused = (
+                f"the plan asks for a CloudNativePG Cluster but the tenant has a {mode} database: moving existing "
+                f"data into a cluster is not supported; the {mode} database is kept (change the plan's "
+                f"database.mode back, or move the data yourself and recreate the tenant)"
+            )
         elif mode == "Dedicated" and wanted == "Shared":
             refused = (
                 "the plan asks for a Shared database but the tenant has a Dedicated one: moving from Dedicated to "
@@ -327,6 +337,82 @@ class DatabaseComponent(Component):
         if not request.login:
             return Observation(True, "LoginRevoked", f"{where}; login is off while the tenant is suspended")
         return Observation(True, "Ready", where)
+
+    async def _cluster(self, ctx: Context, record: dict[str, Any], plan_db: dict[str, Any], wanted: str) -> Observation:
+        """Cluster mode: a CloudNativePG `Cluster` of the tenant's own in its namespace.
+
+        CloudNativePG runs it and writes the application credentials into `<cluster>-app`; the
+        operator declares the cluster, hibernates it while the tenant is suspended
+        (`cnpg.io/hibernation`), and reads its readiness.
+        """
+        desired = ctx.desired
+        limit = desired.entitlements.limits.get("databaseStorage")
+        size = format_limit("databaseStorage", limit) if limit else "1Gi"
+        instances = int(plan_db.get("instances") or 1)
+        cluster = {
+            "apiVersion": "postgresql.cnpg.io/v1",
+            "kind": "Cluster",
+            "metadata": {
+                "name": CLUSTER_NAME,
+                "namespace": desired.namespace,
+                "labels": {TENANT_LABEL: desired.name, PLAN_LABEL: str(desired.spec.get("plan", "")), **MANAGED_BY},
+                "annotations": {"cnpg.io/hibernation": "on" if desired.suspended else "off"},
+            },
+            "spec": {
+                "instances": instances,
+                "storage": {"size": str(size)},
+                "bootstrap": {"initdb": {"database": "app", "owner": "app"}},
+            },
+        }
+        if not record:
+            record = {
+                "mode": "Cluster",
+                "cluster": CLUSTER_NAME,
+                "name": "app",
+                "username": "app",
+                "secretName": f"{CLUSTER_NAME}-app",
+                "phase": "Creating",
+            }
+            await ctx.record_status({"database": record})
+        live = await ctx.client.get("Cluster", CLUSTER_NAME, desired.namespace)
+        if not up_to_date(live, cluster):
+            try:
+                live = await ctx.client.apply(cluster)
+            except KubeError as exc:
+                if exc.status == 404:
+                    raise ProviderError(
+                        "postgresql.cnpg.io/v1 Cluster is not served by this cluster: install CloudNativePG, or use "
+                        "database.mode Dedicated or Shared in the plan",
+                        True,
+                        "ClusterAPIMissing",
+                    ) from None
+                raise
+            if record.get("phase") == "Creating":
+                message = f"CloudNativePG Cluster {CLUSTER_NAME}: {instances} instance(s)"
+                await ctx.client.event(ctx.tenant, "Normal", "ClusterApplied", message)
+        status = mapping((live or {}).get("status"))
+        ready = int(status.get("readyInstances") or 0)
+        where = f"CloudNativePG cluster {CLUSTER_NAME}; credentials in Secret {CLUSTER_NAME}-app"
+        phase = "Suspended" if desired.suspended else ("Ready" if ready >= instances else "Creating")
+        record = {**record, "phase": phase}
+        ctx.notes[f"{self.name}.status"] = record
+        if wanted != "Cluster":
+            return Observation(
+                False,
+                "ModeChangeRefused",
+                f"the plan asks for a {wanted} database but the tenant has a CloudNativePG cluster: moving out of a "
+                f"cluster is not supported; the cluster is kept (change the plan's database.mode back)",
+            )
+        if desired.suspended:
+            return Observation(True, "Hibernated", f"{where}; hibernated while the tenant is suspended")
+        if ready < instances:
+            return Observation(
+                False,
+                "ClusterNotReady",
+                f"{where}: {ready} of {instances} instance(s) ready ({status.get('phase') or 'no status yet'})",
+                recheck_after=RETRY_UNREACHABLE,
+            )
+        return Observation(True, "Ready", f"{where}: {ready} of {instances} instance(s) ready")
 
     async def _password(self, ctx: Context, record: dict[str, Any]) -> tuple[str, bool, str | None]:
         """The tenant's password (from its Secret), or a new one (first time, or a rotation asked for)."""
@@ -414,6 +500,7 @@ class DatabaseComponent(Component):
         record = mapping(status.get("database"))
         uid = str(mapping(tenant.get("metadata")).get("uid"))
         if not record.get("server") or record.get("phase") in ("Retained", "Deleted") or uid in self._finished:
+            # (Cluster mode has no server: its cluster lives, and goes, with the namespace.)
             return None
         policy = mapping(tenant.get("spec")).get("deletionPolicy") or status.get("deletionPolicy") or "Retain"
         server = self.servers.get(str(record["server"]))

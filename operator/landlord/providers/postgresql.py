@@ -455,14 +455,13 @@ SPEC = register(
         schema={
             "type": "object",
             "properties": {
-                "defaultMode": {"enum": ["Dedicated", "Shared"]},
+                "defaultMode": {"enum": ["Dedicated", "Shared", "Cluster"]},
                 "sharedDatabase": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$", "maxLength": 63},
                 "servers": {"type": "array", "items": _SERVER},
                 "meterInterval": {"type": "number", "exclusiveMinimum": 0},
                 "adminSecretRefresh": {"type": "number", "exclusiveMinimum": 0},
             },
         },
-        credentials=("servers",),
         description="PostgreSQL servers: a role and a database (or schema) per tenant",
     )
 )

@@ -433,6 +433,8 @@ def validate_custom_resource(
     body = {k: v for k, v in obj.items() if k not in _RESERVED}
     body_schema = {k: v for k, v in schema.items() if k != "x-kubernetes-validations"}
     body_schema["properties"] = {k: v for k, v in (schema.get("properties") or {}).items() if k not in _RESERVED}
+    if "required" in schema:  # `required: [metadata, spec]` (controller-gen writes it): metadata is the server's
+        body_schema["required"] = [k for k in schema["required"] if k not in _RESERVED]
     old_body = {k: v for k, v in old.items() if k not in _RESERVED} if old is not None else MISSING
     result = walker.walk(body, body_schema, old_body)
     stored = {

@@ -35,10 +35,12 @@ PLAN_SPEC = obj(
             "The tenant's PostgreSQL database.",
             {
                 "mode": s(
-                    "Dedicated: a database per tenant. Shared: a schema in a shared database.",
-                    enum=["Dedicated", "Shared"],
+                    "Dedicated: a database per tenant. Shared: a schema in a shared database. Cluster: a "
+                    "CloudNativePG cluster (postgresql.cnpg.io/v1) of its own in the tenant namespace.",
+                    enum=["Dedicated", "Shared", "Cluster"],
                     default="Dedicated",
                 ),
+                "instances": i("Cluster mode: PostgreSQL instances (1 primary + replicas).", minimum=1, maximum=9),
                 "connectionLimit": i("Connections the tenant may open.", minimum=1, maximum=10000),
                 "serverClass": s(
                     "Place new tenants only on database servers of this class (`class` of a server in the "

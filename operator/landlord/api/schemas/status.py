@@ -46,6 +46,7 @@ DATABASE = obj(
         "size": s("Space used, rounded up to MiB, from the last metering pass."),
         "rotation": s("The last handled value of the annotation landlord.dev/rotate-database-password."),
         "migratingTo": s("The mode a migration in progress moves to."),
+        "cluster": s("Cluster mode: the CloudNativePG Cluster in the tenant namespace."),
         "previousMode": s("Set after a migration until the old schema is dropped."),
     },
 )
