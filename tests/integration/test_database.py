@@ -124,6 +124,16 @@ async def wait_database(env: Env, name: str, reason: str, timeout: float = 20) -
     return result
 
 
+async def wait_over(env: Env, name: str, mib: int) -> None:
+    """Until the metering pass has seen the tenant's database above `mib` MiB."""
+
+    async def over() -> bool:
+        size = ((await env.get("Tenant", name))["status"].get("database") or {}).get("size") or "0Mi"
+        return int(size.removesuffix("Mi")) > mib
+
+    await eventually(over, timeout=20)
+
+
 async def test_dedicated_databases_deliver_credentials_and_isolate_tenants(db: Env) -> None:
     await db.apply(db_plan())
     await db.start_operator()
@@ -215,7 +225,9 @@ async def test_connection_limit_from_the_plan_is_enforced(db: Env) -> None:
 
 
 async def test_block_policy_makes_the_database_read_only_and_back(db: Env) -> None:
-    await db.apply(db_plan(storage="12Mi", policy="Block"))
+    # The data goes in under Notify (Block would end the session half-way, as it should, once the
+    # files pass the limit), then the plan switches to Block.
+    await db.apply(db_plan(storage="12Mi", policy="Notify"))
     await db.start_operator()
     await db.apply(tenant("heavy"))
     await wait_database(db, "heavy", "Ready")
@@ -224,6 +236,9 @@ async def test_block_policy_makes_the_database_read_only_and_back(db: Env) -> No
         conn.execute("CREATE TABLE blob (body text)")
         conn.execute("ALTER TABLE blob ALTER COLUMN body SET STORAGE EXTERNAL")
         conn.execute("INSERT INTO blob SELECT repeat(md5(i::text), 200) FROM generate_series(1, 4000) i")
+    await wait_over(db, "heavy", 12)
+    assert (await database_condition(db, "heavy"))["reason"] == "Ready"  # Notify: reported, not enforced
+    await db.apply(db_plan(storage="12Mi", policy="Block"))
     cond = await wait_database(db, "heavy", "StorageLimitReached")
     assert "read-only" in cond["message"] and "12Mi" in cond["message"]
     obj = await db.get("Tenant", "heavy")
@@ -372,8 +387,10 @@ async def test_killed_between_create_role_and_create_database_converges(db: Env,
         },
         subresource="status",
     )
-    with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
+    uid = (await db.get("Tenant", "crash"))["metadata"]["uid"]
+    with psycopg.connect(postgres.dsn(), autocommit=True) as conn, conn.transaction():  # as the operator does it
         conn.execute("CREATE ROLE t_crash LOGIN PASSWORD 'lost-in-the-crash'")
+        conn.execute(f"COMMENT ON ROLE t_crash IS 'landlord tenant {uid}'")
     await db.start_operator()
     await wait_database(db, "crash", "Ready")
     with connect(await credentials(db, "crash")) as conn:
@@ -540,3 +557,125 @@ async def test_cluster_mode_without_cloudnativepg_says_what_to_install(db: Env) 
     assert "install CloudNativePG" in cond["message"]
     obj = await db.get("Tenant", "nocnpg")
     assert obj["status"]["phase"] != "Failed"  # installing it later is enough: the operator retries
+
+
+async def test_a_hostile_schema_runs_nothing_as_the_administrator_during_a_migration(
+    db: Env, postgres: LocalPostgres
+) -> None:
+    await db.apply(db_plan(mode="Shared"))
+    await db.start_operator()
+    await db.apply(tenant("sly"))
+    await wait_database(db, "sly", "Ready")
+    with connect(await credentials(db, "sly")) as conn:
+        # A CHECK constraint calling the tenant's function runs for every row the restore loads.
+        conn.execute(
+            "CREATE FUNCTION probe(x int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN "
+            "CREATE TABLE IF NOT EXISTS t_sly.who (name text); INSERT INTO t_sly.who VALUES (current_user); "
+            "RETURN true; END $$"
+        )
+        conn.execute("CREATE TABLE t (x int CHECK (probe(x)))")
+        conn.execute("INSERT INTO t VALUES (1)")
+        conn.execute("DELETE FROM who")
+    await db.apply(db_plan(mode="Dedicated"))
+
+    async def moved() -> bool:
+        return (await credentials(db, "sly"))["database"] == "t_sly"
+
+    await eventually(moved, timeout=30)
+    await wait_database(db, "sly", "Ready")
+    with psycopg.connect(postgres.dsn("t_sly"), autocommit=True) as conn:
+        ran_as = {r[0] for r in conn.execute("SELECT name FROM t_sly.who").fetchall()}
+        owners = {r[0] for r in conn.execute("SELECT tableowner FROM pg_tables WHERE schemaname = 't_sly'")}
+    assert ran_as <= {"t_sly"}, ran_as  # never the administrator
+    assert owners == {"t_sly"}
+
+
+async def test_a_retained_database_is_never_handed_to_a_new_tenant_of_the_same_name(db: Env) -> None:
+    await db.apply(db_plan())
+    await db.start_operator()
+    await db.apply(tenant("reused", deletionPolicy="Retain"))
+    await wait_database(db, "reused", "Ready")
+    with connect(await credentials(db, "reused")) as conn:
+        conn.execute("CREATE TABLE private AS SELECT 'first customer' AS data")
+    await db.client.delete("Tenant", "reused")
+
+    async def gone() -> bool:
+        return await db.get("Tenant", "reused") is None and await db.get("Namespace", "t-reused") is None
+
+    await eventually(gone, timeout=30)
+    await db.apply(tenant("reused"))  # another customer picks the same name
+    cond = await wait_database(db, "reused", "NameTaken")
+    assert "did not make for this tenant" in cond["message"]
+    secret = await db.get("Secret", "landlord-database", "t-reused")
+    if secret is not None:  # whatever the new tenant holds, it does not open the old data
+        creds = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+        with pytest.raises(psycopg.OperationalError):
+            connect(creds)
+
+
+async def test_tenants_cannot_reach_template1_or_postgres(db: Env) -> None:
+    await db.apply(db_plan())
+    await db.start_operator()
+    await db.apply(tenant("nosy"))
+    await wait_database(db, "nosy", "Ready")
+    creds = await credentials(db, "nosy")
+    for other in ("template1", "postgres"):
+        with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+            connect(creds, database=other)
+
+
+async def test_credentials_survive_an_admin_secret_problem(db: Env) -> None:
+    await db.apply(db_plan())
+    await db.start_operator()
+    await db.apply(tenant("safe"))
+    await wait_database(db, "safe", "Ready")
+    creds = await credentials(db, "safe")
+    await db.client.delete("Secret", "pg-admin", "landlord-system")
+    component = next(c for c in db.controller.components if c.name == "database")
+    component._access.clear()  # as after the cache's time ran out
+    await db.apply(tenant("safe", branding={"productName": "Safe"}))  # any change: a reconcile
+    cond = await wait_database(db, "safe", "AdminSecretMissing")
+    assert "landlord-system/pg-admin" in cond["message"]
+    await db.quiet()
+    assert (await credentials(db, "safe")) == creds  # the tenant's Secret is still there, unchanged
+    with connect(creds) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+async def test_a_tenants_own_read_write_override_is_cleared_when_blocked(db: Env) -> None:
+    await db.apply(db_plan(storage="12Mi", policy="Notify"))
+    await db.start_operator()
+    await db.apply(tenant("sneaky"))
+    await wait_database(db, "sneaky", "Ready")
+    creds = await credentials(db, "sneaky")
+    with connect(creds) as conn:
+        conn.execute("CREATE TABLE blob (body text)")
+        conn.execute("ALTER TABLE blob ALTER COLUMN body SET STORAGE EXTERNAL")
+        conn.execute("ALTER ROLE t_sneaky SET default_transaction_read_only = off")  # planned ahead
+        conn.execute("INSERT INTO blob SELECT repeat(md5(i::text), 200) FROM generate_series(1, 4000) i")
+    await wait_over(db, "sneaky", 12)
+    await db.apply(db_plan(storage="12Mi", policy="Block"))
+    await wait_database(db, "sneaky", "StorageLimitReached")
+    with connect(creds) as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        conn.execute("INSERT INTO blob VALUES ('more')")
+
+
+async def test_a_password_edited_in_the_secret_becomes_the_roles(db: Env) -> None:
+    await db.apply(db_plan())
+    await db.start_operator()
+    await db.apply(tenant("editor"))
+    await wait_database(db, "editor", "Ready")
+    secret = await db.get("Secret", "landlord-database", "t-editor")
+    chosen = "my-own-long-password-42"
+    data = dict(secret["data"]) | {"password": base64.b64encode(chosen.encode()).decode()}
+    await db.client.patch("Secret", "landlord-database", {"data": data}, "t-editor")
+
+    async def follows() -> bool:
+        creds = await credentials(db, "editor")
+        try:
+            with connect(creds):
+                return creds["password"] == chosen
+        except psycopg.OperationalError:
+            return False
+
+    await eventually(follows, timeout=15)

@@ -13,7 +13,7 @@ from landlord.components.base import Services
 from landlord.components.database import DatabaseComponent, ServerConfig, human_bytes, role_name, tenant_of
 from landlord.config import parse
 from landlord.providers import DatabaseRequest, DatabaseState, Providers, problems
-from landlord.providers.postgresql import PostgresProvider, scram_verifier
+from landlord.providers.postgresql import PostgresProvider, scram_matches, scram_verifier
 
 
 def test_role_names_are_stable_unique_and_reversible() -> None:
@@ -104,8 +104,17 @@ def test_placement_by_bytes_and_by_class() -> None:
         tenants=[placed("x", "small")],
     )
     comp.sizes = {"t_x": 900 * 2**20}
-    chosen = comp.place(None)
-    assert chosen is not None and chosen.name in ("big", "fast")
+    without_fast = component(
+        server("small", capacity={"bytes": "1Gi"}),
+        server("big", capacity={"bytes": "100Gi"}),
+        tenants=[placed("x", "small")],
+    )
+    without_fast.sizes = comp.sizes
+    chosen = without_fast.place(None)  # small has 12 % left, big almost all: big, though "big" < "small"
+    assert chosen is not None and chosen.name == "big"
+    without_fast.sizes = {}
+    first = without_fast.place(None)  # no bytes used anywhere: a tie, broken by name
+    assert first is not None and first.name == "big"
     pinned = comp.place("ssd")
     assert pinned is not None and pinned.name == "fast"
     assert comp.place("nvme") is None
@@ -120,6 +129,16 @@ def test_scram_verifier_is_what_postgresql_checks() -> None:
     assert stored == hashlib.sha256(hmac.new(salted, b"Client Key", hashlib.sha256).digest()).digest()
     assert server == hmac.new(salted, b"Server Key", hashlib.sha256).digest()
     assert "correct horse" not in verifier and scram_verifier("correct horse") != verifier  # salted
+    assert scram_matches("correct horse", verifier) and not scram_matches("wrong horse", verifier)
+    assert not scram_matches("correct horse", None) and not scram_matches("x", "md5abcdef")
+
+
+def test_a_reservation_holds_a_server_until_the_status_records_it() -> None:
+    comp = component(server("only", capacity={"databases": 1}))
+    chosen = comp.place(None)
+    assert chosen is not None
+    comp._reserved["first"] = chosen.name  # what the component does right after choosing
+    assert comp.place(None) is None  # the last slot is taken, though no status says so yet
 
 
 @pytest.mark.parametrize(

@@ -82,6 +82,8 @@ def test_tcp_logins_need_the_right_password(postgres: LocalPostgres) -> None:
             admin.execute(
                 sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
             )
+            # The database tests revoke PUBLIC's CONNECT on `postgres` (as the operator does): grant it here.
+            admin.execute(sql.SQL("GRANT CONNECT ON DATABASE postgres TO {}").format(sql.Identifier(role)))
         try:
             with psycopg.connect(postgres.dsn(user="probe_tenant_a", password="password-of-a")) as own:
                 assert own.execute("SELECT current_user").fetchone() == ("probe_tenant_a",)
@@ -95,8 +97,9 @@ def test_tcp_logins_need_the_right_password(postgres: LocalPostgres) -> None:
             with pytest.raises(psycopg.OperationalError):
                 psycopg.connect(postgres.dsn(user="postgres"))
         finally:
-            admin.execute("DROP ROLE IF EXISTS probe_tenant_a")
-            admin.execute("DROP ROLE IF EXISTS probe_tenant_b")
+            for role in ("probe_tenant_a", "probe_tenant_b"):
+                admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+                admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
 def test_the_password_stays_out_of_logs_and_reprs(postgres: LocalPostgres) -> None:

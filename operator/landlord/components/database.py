@@ -63,6 +63,11 @@ def tenant_of(role: str) -> str | None:
     return role[2:].replace("_", "-") if role.startswith("t_") else None
 
 
+def _uid(tenant: dict[str, Any]) -> str:
+    """The Tenant's uid: the mark on its role, so that a later tenant of the same name never takes it over."""
+    return str(mapping(tenant.get("metadata")).get("uid") or "")
+
+
 def human_bytes(size: int | None) -> str | None:
     """A size in whole MiB, rounded up, as a Kubernetes quantity (status changes only per MiB)."""
     if size is None:
@@ -117,6 +122,7 @@ class DatabaseComponent(Component):
         self.sizes: dict[str, int] = {}  # role -> bytes, from the last metering pass
         self.metered = False
         self._finished: set[str] = set()  # tenants (by uid) whose deletion step is done
+        self._reserved: dict[str, str] = {}  # tenant -> server chosen, until its status records it
 
     # -- servers ----------------------------------------------------------------------------
     async def access(self, server: ServerConfig) -> ServerAccess:
@@ -157,13 +163,20 @@ class DatabaseComponent(Component):
         """The server with the most headroom (databases and bytes) that takes new tenants."""
         placed: dict[str, int] = {}
         used_bytes: dict[str, int] = {}
+        recorded: set[str] = set()
         for tenant in self.services.tenants():
             record = mapping(mapping(tenant.get("status")).get("database"))
             server = record.get("server")
             if server:
+                recorded.add(tenant["metadata"]["name"])
                 placed[server] = placed.get(server, 0) + 1
                 size = self.sizes.get(role_name(tenant["metadata"]["name"]), 0)
                 used_bytes[server] = used_bytes.get(server, 0) + size
+        for name, server in list(self._reserved.items()):
+            if name in recorded:
+                del self._reserved[name]  # the status has it now
+            else:
+                placed[server] = placed.get(server, 0) + 1
         best: tuple[float, str] | None = None
         for server in self.servers.values():
             if server.draining or (server_class and server.server_class != server_class):
@@ -226,6 +239,9 @@ class DatabaseComponent(Component):
     async def _act(self, ctx: Context) -> Observation:
         desired = ctx.desired
         record = dict(mapping(ctx.status.get("database")))
+        if record.get("secretName") == SECRET_NAME:
+            # The credentials stay, whatever fails below (an admin Secret missing, a server gone).
+            ctx.keep.add(("Secret", desired.namespace, SECRET_NAME))
         plan_db = self._plan_database(desired)
         count = desired.entitlements.limits.get("databases", Decimal(0))
         if not record and count is not None and count < 1:
@@ -254,7 +270,15 @@ class DatabaseComponent(Component):
                 "NoCapacity",
             )
         role = role_name(desired.name)
+        if len(role.encode()) > 63:
+            raise ProviderError(
+                f"the role name {role} is longer than PostgreSQL's 63 bytes; use a tenant name of at most 61 "
+                f"characters",
+                False,
+                "NameTooLong",
+            )
         if not record:
+            self._reserved[desired.name] = server.name  # until the status says so: no two tenants on one last slot
             record = {
                 "mode": mode,
                 "server": server.name,
@@ -270,6 +294,11 @@ class DatabaseComponent(Component):
         limit = int(plan_db.get("connectionLimit") or -1)
         password, fresh, rotation = await self._password(ctx, record)
         refused = ""
+        if mode == "Shared" and wanted == "Shared" and record.get("migratingTo"):
+            # A migration that failed and was called off: what it had copied goes, the schema stays.
+            half = DatabaseRequest(desired.name, "Dedicated", role, role, None, limit, mark=_uid(ctx.tenant))
+            await self.provider.reset_database(access, half)
+            record.pop("migratingTo", None)
         if mode == "Shared" and wanted == "Dedicated":
             record = await self._migrate(ctx, access, record, role, limit, password)
             mode = "Dedicated"
@@ -294,6 +323,7 @@ class DatabaseComponent(Component):
             limit,
             login=not desired.suspended,
             read_only=self._read_only(desired, role, record),
+            mark=_uid(ctx.tenant),
         )
         await self._apply_secret(ctx, access, request, password, rotation)
         set_password = (
@@ -301,7 +331,7 @@ class DatabaseComponent(Component):
         )
         steps = await self.provider.ensure(access, request, password, set_password)
         if record.get("previousMode") == "Shared" and mode == "Dedicated":
-            await self.provider.drop_schema(access, self._shared_request(desired.name, role, limit))
+            await self.provider.drop_schema(access, self._shared_request(desired.name, role, limit, _uid(ctx.tenant)))
             record.pop("previousMode", None)
         if any(step.startswith("created database") or step.startswith("created schema") for step in steps):
             await ctx.client.event(
@@ -463,8 +493,8 @@ class DatabaseComponent(Component):
         if not up_to_date(ctx.lookup(key), secret):
             ctx.remember(key, await ctx.client.apply(secret))
 
-    def _shared_request(self, tenant: str, role: str, limit: int, login: bool = False) -> DatabaseRequest:
-        return DatabaseRequest(tenant, "Shared", self.shared_database, role, role, limit, login=login)
+    def _shared_request(self, tenant: str, role: str, limit: int, mark: str, login: bool = False) -> DatabaseRequest:
+        return DatabaseRequest(tenant, "Shared", self.shared_database, role, role, limit, login=login, mark=mark)
 
     async def _migrate(
         self, ctx: Context, access: ServerAccess, record: dict[str, Any], role: str, limit: int, password: str
@@ -481,8 +511,9 @@ class DatabaseComponent(Component):
             await ctx.client.event(
                 ctx.tenant, "Normal", "DatabaseMigrating", f"moving schema {role} into a dedicated database {role}"
             )
-        source = self._shared_request(tenant, role, limit)
-        target = DatabaseRequest(tenant, "Dedicated", role, role, None, limit, login=False)
+        mark = _uid(ctx.tenant)
+        source = self._shared_request(tenant, role, limit, mark)
+        target = DatabaseRequest(tenant, "Dedicated", role, role, None, limit, login=False, mark=mark)
         await self.provider.ensure(access, source, password, False)  # login off, sessions ended
         await self.provider.reset_database(access, target)  # a half-copied database from a killed attempt
         await self.provider.ensure(access, target, password, False)
@@ -515,6 +546,7 @@ class DatabaseComponent(Component):
             None if record.get("mode") == "Dedicated" else str(record.get("schema") or role),
             -1,
             login=False,
+            mark=_uid(tenant),
         )
         where = f"database {request.database}" + (f" (schema {request.schema})" if request.schema else "")
         where += f" and role {role} on server {record['server']}"

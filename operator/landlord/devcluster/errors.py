@@ -77,6 +77,17 @@ def conflict(plural: str, group: str, name: str, why: str) -> ApiError:
     )
 
 
+def check_version(plural: str, group: str, name: str, wanted: object, current: dict[str, Any]) -> None:
+    """Optimistic concurrency: a write naming a resourceVersion other than the current one is a 409."""
+    if wanted and wanted != current["metadata"]["resourceVersion"]:
+        raise conflict(
+            plural,
+            group,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
+
+
 def invalid(kind: str, group: str, name: str, errors: list[FieldError]) -> ApiError:
     qualified = f"{kind}.{group}" if group else kind
     if len(errors) == 1:

@@ -74,14 +74,7 @@ class Scaling(Writes):
             raise errors.bad_request(
                 f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
             )
-        wanted_rv = meta.get("resourceVersion")
-        if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
-            raise errors.conflict(
-                rt.plural,
-                rt.group,
-                name,
-                "the object has been modified; please apply your changes to the latest version and try again",
-            )
+        errors.check_version(rt.plural, rt.group, name, meta.get("resourceVersion"), current)
         replicas = _replicas(body, name)
         new = self.present(rt, current)
         new.setdefault("spec", {})["replicas"] = replicas

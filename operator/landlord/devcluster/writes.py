@@ -214,14 +214,7 @@ class Writes(Registry):
             if subresource or rt.kind not in CREATE_ON_UPDATE:
                 raise errors.not_found(rt.plural, rt.group, name)
             return self.create(rt, namespace, body, manager, field_validation, dry_run)
-        wanted_rv = meta.get("resourceVersion")
-        if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
-            raise errors.conflict(
-                rt.plural,
-                rt.group,
-                name,
-                "the object has been modified; please apply your changes to the latest version and try again",
-            )
+        errors.check_version(rt.plural, rt.group, name, meta.get("resourceVersion"), current)
         return self._replace(rt, key, current, body, manager, subresource, field_validation, dry_run)
 
     def patch(
@@ -265,14 +258,7 @@ class Writes(Registry):
         if not isinstance(patched, dict):
             raise errors.bad_request("the patch produced something that is not an object")
         patched_meta = patched.setdefault("metadata", {})
-        wanted_rv = patched_meta.get("resourceVersion")
-        if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
-            raise errors.conflict(
-                rt.plural,
-                rt.group,
-                name,
-                "the object has been modified; please apply your changes to the latest version and try again",
-            )
+        errors.check_version(rt.plural, rt.group, name, patched_meta.get("resourceVersion"), current)
         if patched_meta.get("name", name) != name:
             raise errors.bad_request("metadata.name: Invalid value: the name of a patched object cannot change")
         return self._replace(rt, key, current, patched, manager, subresource, field_validation, dry_run)

@@ -38,6 +38,7 @@ class DatabaseRequest:
     connection_limit: int  # -1: no limit
     login: bool = True  # False while the tenant is suspended
     read_only: bool = False  # True while over its storage limit with the Block policy
+    mark: str = ""  # who it belongs to (the Tenant's uid): what exists without this mark is not ours
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,13 @@ class DatabaseState:
     database_connection_limit: int | None = None
     read_only: bool = False
     sessions: int = 0
+    role_mark: str | None = None  # the comment on the role (Landlord writes the tenant's uid there)
+    verifier: str | None = field(default=None, repr=False)  # the role's stored password verifier
+
+    def foreign(self, request: DatabaseRequest) -> bool:
+        """A role of that name exists but was not made for this tenant (a retained one of an earlier
+        tenant of the same name, or the administrator's): never taken over."""
+        return self.role and bool(request.mark) and self.role_mark != f"landlord tenant {request.mark}"
 
     def matches(self, request: DatabaseRequest) -> bool:
         """Whether nothing needs to change for the request (apart from the password)."""
