@@ -65,6 +65,11 @@ _ALL = (
     Kind("Secret", "v1", "secrets", True, child=True, order=60, exact=(("data",),)),
     Kind("Event", "v1", "events", True),
     Kind("Deployment", "apps/v1", "deployments", True),
+    Kind("ReplicaSet", "apps/v1", "replicasets", True),
+    Kind("DaemonSet", "apps/v1", "daemonsets", True),
+    Kind("CronJob", "batch/v1", "cronjobs", True),
+    Kind("Job", "batch/v1", "jobs", True),
+    Kind("Pod", "v1", "pods", True),
     Kind("Cluster", "postgresql.cnpg.io/v1", "clusters", True),  # CloudNativePG, for database mode Cluster
     Kind("StatefulSet", "apps/v1", "statefulsets", True),
     Kind("CustomResourceDefinition", "apiextensions.k8s.io/v1", "customresourcedefinitions", False),

@@ -272,7 +272,9 @@ async def test_suspend_and_activate_restore_replicas(env: Env) -> None:
     suspended = await env.wait_phase("sus", "Suspended")
     assert suspended["status"]["reason"] == "Manual"
     web = await env.get("Deployment", "web", "t-sus")
-    assert web["spec"]["replicas"] == 0 and web["metadata"]["annotations"]["landlord.dev/suspended-replicas"] == "3"
+    assert web["spec"]["replicas"] == 0
+    recorded = {w["name"]: w["replicas"] for w in suspended["status"]["suspension"]["workloads"]}
+    assert recorded == {"web": 3, "worker": 2}  # in the Tenant's status, where the tenant cannot write
     assert await env.get("Namespace", "t-sus") is not None
     configmap = await env.get("ConfigMap", "landlord-entitlements", "t-sus")
     assert configmap["data"]["suspended"] == "true"
@@ -281,7 +283,7 @@ async def test_suspend_and_activate_restore_replicas(env: Env) -> None:
     web = await env.get("Deployment", "web", "t-sus")
     worker = await env.get("Deployment", "worker", "t-sus")
     assert web["spec"]["replicas"] == 3 and worker["spec"]["replicas"] == 2
-    assert "landlord.dev/suspended-replicas" not in (web["metadata"].get("annotations") or {})
+    assert "suspension" not in (await env.get("Tenant", "sus"))["status"]
 
 
 async def test_expiry_suspends(env: Env) -> None:

@@ -426,6 +426,24 @@ class PlanPeriod(Model):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SuspendedWorkload(Model):
+    """A workload stopped by a suspension, with what restores it."""
+
+    kind: str | None = None
+    name: str | None = None
+    replicas: int | None = None
+    node_selector: dict[str, str] | None = None
+    suspend: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Suspension(Model):
+    """`status.suspension`: recorded before the workloads were stopped."""
+
+    workloads: tuple[SuspendedWorkload, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class DatabaseStatus(Model):
     """`status.database`: where the tenant's database is and what state it is in."""
 
@@ -461,6 +479,7 @@ class TenantStatus(Model):
     suspended_at: str | None = None
     deletion_policy: str | None = None
     database: DatabaseStatus | None = None
+    suspension: Suspension | None = None
 
     def condition(self, kind: str) -> Condition | None:
         """The condition of this type, if the status has it."""

@@ -8,13 +8,14 @@ Resellers' usage and deletion guard; `workloads` scales the tenant's own workloa
 from .core import Controller
 from .tenants import TENANT_FINALIZER, ReconcileFailed, TenantReconciler
 from .usage import IN_USE_FINALIZER
-from .workloads import REPLICAS_ANNOTATION
+from .workloads import restore_workloads, suspend_workloads
 
 __all__ = [
     "IN_USE_FINALIZER",
-    "REPLICAS_ANNOTATION",
     "TENANT_FINALIZER",
     "Controller",
     "ReconcileFailed",
     "TenantReconciler",
+    "restore_workloads",
+    "suspend_workloads",
 ]

@@ -29,6 +29,8 @@ KEPT_ON_REFUSAL = (
     "planSync",
     "deletionPolicy",
     "database",
+    "suspension",
+    "suspendedAt",
 )
 
 
@@ -143,6 +145,8 @@ def tenant_status(tenant: dict[str, Any], desired: Desired, observed: list[Obser
         status["trialEndsAt"] = desired.trial_ends_at
     if desired.suspended:
         status["suspendedAt"] = old.get("suspendedAt") or rfc3339(now)
+    if old.get("suspension"):
+        status["suspension"] = old["suspension"]  # until the workloads it records are restored
     return status
 
 

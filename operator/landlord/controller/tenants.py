@@ -21,7 +21,7 @@ from ..kinds import CHILD_KINDS, ObjectKey, describe, key_of
 from ..pipeline import Desired, desire
 from ..render.tenant import namespace_of
 from .status import Observed, comparable, condition_changes, refused_status, tenant_status
-from .workloads import scale_workloads
+from .workloads import restore_workloads, suspend_workloads
 
 if TYPE_CHECKING:
     from .core import Controller
@@ -133,9 +133,15 @@ class TenantReconciler:
         if namespace_gone:
             return
         await self._prune(ctx, live)
-        status = ctx.tenant.get("status") or {}
-        if ctx.desired.suspended or status.get("phase") == Phase.SUSPENDED:
-            await scale_workloads(ctl.client, ctx.desired.namespace, ctx.desired.suspended)
+        record = list(((ctx.tenant.get("status") or {}).get("suspension") or {}).get("workloads") or [])
+
+        async def save(workloads: list[dict[str, Any]] | None) -> None:
+            await ctx.record_status({"suspension": {"workloads": workloads} if workloads else None})
+
+        if ctx.desired.suspended:
+            await suspend_workloads(ctl.client, ctx.desired.namespace, record, save)
+        elif record:  # keyed on what was recorded, not on the phase
+            await restore_workloads(ctl.client, ctx.desired.namespace, record, save)
 
     async def _prune(self, ctx: Context, live: dict[ObjectKey, Any]) -> None:
         """Deletes labelled children that are no longer desired (only Landlord's own)."""
@@ -175,6 +181,7 @@ class TenantReconciler:
         name = tenant["metadata"]["name"]
         updated = await ctl.client.patch("Tenant", name, {"status": patch}, subresource="status")
         ctl.recent.remember(("Tenant", name), updated)
+        status = {k: v for k, v in status.items() if v is not None}  # a None removed a field
         if old.get("phase") != status.get("phase"):
             ctl.metrics.transitions.labels(status["phase"]).inc()
             kind = "Warning" if status["phase"] in (Phase.FAILED, Phase.PENDING) else "Normal"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..conditions import Phase
-from .nodes import i, obj, s
+from .nodes import b, i, obj, s
 
 CONDITION = obj(
     "A condition of the tenant.",
@@ -104,6 +104,29 @@ TENANT_STATUS = obj(
         },
         "trialEndsAt": s("End of the trial.", format="date-time"),
         "suspendedAt": s("When the tenant was suspended.", format="date-time"),
+        "suspension": obj(
+            "What restores the tenant's workloads on activation, recorded before they were stopped.",
+            {
+                "workloads": {
+                    "type": "array",
+                    "description": "One entry per stopped workload.",
+                    "items": obj(
+                        "A stopped workload and what it had.",
+                        {
+                            "kind": s("Deployment, StatefulSet, ReplicaSet, DaemonSet or CronJob."),
+                            "name": s("Its name in the tenant namespace."),
+                            "replicas": i("Replicas to restore (Deployment, StatefulSet, ReplicaSet)."),
+                            "nodeSelector": {
+                                "type": "object",
+                                "description": "DaemonSet: the node selector to restore.",
+                                "additionalProperties": {"type": "string"},
+                            },
+                            "suspend": b("CronJob: the suspend flag to restore."),
+                        },
+                    ),
+                },
+            },
+        ),
         "deletionPolicy": s("The deletion policy recorded for data clean-up."),
         "database": DATABASE,
     },
