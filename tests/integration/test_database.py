@@ -261,6 +261,7 @@ async def test_rotation_on_demand_keeps_the_database_and_its_sessions(db: Env) -
     old = await credentials(db, "rot")
     session = connect(old)
     session.execute("CREATE TABLE kept (x int)")
+    await db.quiet(settle=1.5)  # the first metering pass has come and gone: only the annotation wakes it
     await db.client.patch(
         "Tenant", "rot", {"metadata": {"annotations": {"landlord.dev/rotate-database-password": "1"}}}
     )

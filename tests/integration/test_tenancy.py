@@ -525,3 +525,37 @@ async def test_metrics(env: Env) -> None:
     assert 'landlord_tenant_transitions_total{phase="Active"} 1.0' in text
     assert 'landlord_api_requests_total{method="PATCH"}' in text
     assert "landlord_reconcile_duration_seconds_bucket" in text
+
+
+async def test_a_reseller_with_tenants_cannot_be_deleted(env: Env) -> None:
+    reseller = {
+        "apiVersion": "landlord.dev/v1alpha1",
+        "kind": "Reseller",
+        "metadata": {"name": "agency"},
+        "spec": {"baseDomain": "apps.agency.example"},
+    }
+    await env.apply(plan())
+    await env.apply(reseller)
+    await env.start_operator()
+    await env.apply(tenant("client", reseller="agency"))
+    await env.wait_phase("client", "Active")
+
+    async def guarded() -> bool:
+        obj = await env.get("Reseller", "agency")
+        return "landlord.dev/in-use" in obj["metadata"].get("finalizers", [])
+
+    await eventually(guarded)
+    await env.client.delete("Reseller", "agency")
+
+    async def held() -> dict[str, Any] | None:
+        obj = await env.get("Reseller", "agency")
+        return obj if obj and "deletion is held" in (obj.get("status") or {}).get("message", "") else None
+
+    assert "client" in (await eventually(held))["status"]["message"]
+    assert (await env.get("Tenant", "client"))["status"]["url"] == "https://client.apps.agency.example"
+    await env.client.delete("Tenant", "client")
+
+    async def gone() -> bool:
+        return await env.get("Reseller", "agency") is None
+
+    await eventually(gone, timeout=20)

@@ -30,6 +30,7 @@ from .usage import reconcile_usage
 logger = logging.getLogger(__name__)
 
 _UNSET = object()
+ASKS = "landlord.dev/"  # annotations on a Tenant that ask the operator for something
 
 
 class Controller:
@@ -174,7 +175,14 @@ class Controller:
         meta = (tenant or {}).get("metadata") or {}
         signature = None
         if tenant is not None:
-            signature = (meta.get("generation"), meta.get("deletionTimestamp"), tuple(meta.get("finalizers") or []))
+            # Landlord's own annotations (a password rotation asked for) are requests too.
+            asks = tuple(sorted((k, str(v)) for k, v in (meta.get("annotations") or {}).items() if k.startswith(ASKS)))
+            signature = (
+                meta.get("generation"),
+                meta.get("deletionTimestamp"),
+                tuple(meta.get("finalizers") or []),
+                asks,
+            )
         previous = self.seen.get(name, ("unseen",))
         if tenant is not None and previous == signature:
             return

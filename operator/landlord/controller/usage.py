@@ -11,14 +11,14 @@ IN_USE_FINALIZER = "landlord.dev/in-use"
 
 
 async def reconcile_usage(client: KubeClient, inventory: Inventory, kind: str, name: str) -> float | None:
-    """Keeps status.tenants/usedBy current and holds deletion of a Plan or AddOn in use."""
+    """Keeps status.tenants/usedBy current and holds deletion of a Plan, AddOn or Reseller in use."""
     obj = {"Plan": inventory.plan, "AddOn": inventory.addon, "Reseller": inventory.reseller}[kind](name)
     if obj is None:
         return None
     meta = obj["metadata"]
     users = [t for t in inventory.referencing(kind, name) if inventory.tenant(t) is not None]
     finalizers = list(meta.get("finalizers") or [])
-    guarded = kind in ("Plan", "AddOn")
+    guarded = True  # Plans, AddOns and Resellers alike: none goes while a tenant uses it
     old = obj.get("status") or {}
     status: dict[str, Any] = {"tenants": len(users), "usedBy": users[:50]}
     if meta.get("deletionTimestamp"):
