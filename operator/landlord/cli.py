@@ -49,12 +49,12 @@ def _devcluster(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .providers import ProviderConfigError, load_providers
+    from .providers import ProviderConfigError, check_sections
     from .runner import run
 
     config = _config(args)
     try:
-        load_providers(config.raw)  # unknown keys and missing credentials stop the start, naming the key
+        check_sections(config.raw)  # unknown keys and missing credentials stop the start, naming the key
     except ProviderConfigError as exc:
         for line in str(exc).splitlines():
             print(f"landlord: configuration: {line}", file=sys.stderr)
@@ -118,12 +118,12 @@ def crd_text(crd: dict[str, object]) -> str:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .documents import LoadProblem, read
-    from .validate import Problem, validate
+    from .documents import Problem, read
+    from .validate import validate
 
     loaded = read(args.paths)
     documents = loaded.documents
-    problems: list[Problem | LoadProblem] = list(loaded.problems)
+    problems: list[Problem] = list(loaded.problems)
     failure = None
     try:
         problems.extend(validate(documents))

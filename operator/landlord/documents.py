@@ -76,26 +76,26 @@ class LoadError(ValueError):
 
 
 @dataclass
-class LoadProblem:
-    """A file or document that could not be read as a document: one line, like `validate`'s problems.
+class Problem:
+    """One problem at `path:line`, for `landlord validate` (schemas, rules) and reading alike.
 
-    `line` 0 means the path itself (missing, unreadable). `text()` and `as_dict()` have the shape
-    of `landlord validate`'s problems, so both are reported together.
+    `line` 0 means the path itself (missing, unreadable): `path: message`.
     """
 
     path: str
     line: int
+    kind: str
+    name: str
+    field: str
     message: str
-    kind: str = ""
-    name: str = ""
-    field: str = ""
     severity: str = "error"
 
     def text(self) -> str:
         if self.line <= 0:
             return f"{self.path}: {self.message}"
         where = f"{self.path}:{self.line}: {self.kind or '?'}/{self.name or '?'}"
-        return f"{where}: {self.field or '(document)'}: {self.message}"
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {prefix}{self.field or '(document)'}: {self.message}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -109,22 +109,27 @@ class LoadProblem:
         }
 
 
+def load_problem(path: str, line: int, message: str, kind: str = "", name: str = "", field: str = "") -> Problem:
+    """A file or document that could not be read as a document."""
+    return Problem(path, line, kind, name, field, message)
+
+
 @dataclass
 class Loaded:
     """What a set of files and folders held: the documents, and what could not be read."""
 
     documents: list[Document] = field(default_factory=list)
-    problems: list[LoadProblem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
 
 def _is_yaml(path: Path) -> bool:
     return path.suffix in (".yaml", ".yml") and path.is_file()
 
 
-def _find(paths: Iterable[str | Path]) -> tuple[list[Path], list[LoadProblem]]:
+def _find(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]]:
     """The files to read, each once (a path given twice, or a file and its folder), in order given."""
     found: list[Path] = []
-    problems: list[LoadProblem] = []
+    problems: list[Problem] = []
     seen: set[Path] = set()
 
     def add(path: Path) -> None:
@@ -141,7 +146,7 @@ def _find(paths: Iterable[str | Path]) -> tuple[list[Path], list[LoadProblem]]:
         elif path.exists():
             add(path)
         else:
-            problems.append(LoadProblem(str(path), 0, "no such file or folder; check the path"))
+            problems.append(load_problem(str(path), 0, "no such file or folder; check the path"))
     return found, problems
 
 
@@ -158,13 +163,13 @@ def _line_of_offset(text: str, offset: int) -> tuple[int, int]:
     return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
 
 
-def _yaml_error(path: Path, text: str, exc: yaml.YAMLError, at: int | None = None) -> LoadProblem:
+def _yaml_error(path: Path, text: str, exc: yaml.YAMLError, at: int | None = None) -> Problem:
     """One line for a YAML error; `at`: the document's line when the marks cannot be trusted."""
     if isinstance(exc, yaml.reader.ReaderError):
         line, column = _line_of_offset(text, exc.position)
         code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
         char = f"the character U+{code:04X}"
-        return LoadProblem(
+        return load_problem(
             str(path),
             line,
             f"not valid YAML: {char} at column {column} is not allowed in YAML; remove it",
@@ -173,7 +178,7 @@ def _yaml_error(path: Path, text: str, exc: yaml.YAMLError, at: int | None = Non
     context = getattr(exc, "context", None)
     what = f"{context}, {problem}" if context else problem
     if at is not None:
-        return LoadProblem(str(path), at, f"not valid YAML: {what}; fix it")
+        return load_problem(str(path), at, f"not valid YAML: {what}; fix it")
     problem_mark = getattr(exc, "problem_mark", None)
     context_mark = getattr(exc, "context_mark", None)
     mark = problem_mark or context_mark
@@ -182,7 +187,7 @@ def _yaml_error(path: Path, text: str, exc: yaml.YAMLError, at: int | None = Non
     line = mark.line + 1 if mark is not None else 1
     if problem_mark is not None:
         what += f" (line {problem_mark.line + 1}, column {problem_mark.column + 1})"
-    return LoadProblem(str(path), line, f"not valid YAML: {what}; fix the syntax")
+    return load_problem(str(path), line, f"not valid YAML: {what}; fix the syntax")
 
 
 def _describe(body: Any) -> str:
@@ -198,7 +203,7 @@ def _describe(body: Any) -> str:
     return f"a {type(body).__name__}"
 
 
-def _shape_problem(path: Path, line: int, body: dict[str, Any]) -> LoadProblem | None:
+def _shape_problem(path: Path, line: int, body: dict[str, Any]) -> Problem | None:
     """A landlord.dev document whose metadata or spec is not a mapping cannot be checked further."""
     if not str(body.get("apiVersion", "")).startswith(f"{GROUP}/"):
         return None
@@ -206,7 +211,7 @@ def _shape_problem(path: Path, line: int, body: dict[str, Any]) -> LoadProblem |
     for key in ("metadata", "spec"):
         value = body.get(key)
         if value is not None and not isinstance(value, dict):
-            return LoadProblem(
+            return load_problem(
                 str(path),
                 line,
                 f"must be a mapping, not {_describe(value)}; write it as `{key}:` followed by indented fields",
@@ -223,7 +228,7 @@ def read_file(path: Path) -> Loaded:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        loaded.problems.append(LoadProblem(str(path), 0, f"cannot read it: {exc.strerror or exc}"))
+        loaded.problems.append(load_problem(str(path), 0, f"cannot read it: {exc.strerror or exc}"))
         return loaded
     try:
         text = data.decode("utf-8")
@@ -231,7 +236,7 @@ def read_file(path: Path) -> Loaded:
         line = data[: exc.start].count(b"\n") + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         loaded.problems.append(
-            LoadProblem(
+            load_problem(
                 str(path),
                 line,
                 f"not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column}); save the file as UTF-8",
@@ -251,7 +256,7 @@ def read_file(path: Path) -> Loaded:
                 continue
             if not isinstance(body, dict):
                 loaded.problems.append(
-                    LoadProblem(
+                    load_problem(
                         str(path),
                         line,
                         f"the document is {_describe(body)}, not a mapping; a Kubernetes document is a "

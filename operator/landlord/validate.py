@@ -10,44 +10,15 @@ retired plan is a warning (it may be an existing subscriber).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
 
 from .api.schemas import API_VERSION, DNS_LABEL, crd_by_kind
-from .documents import Document
+from .documents import Document, Problem
 from .pipeline import StaticCatalogue, resolve
 from .pipeline.rules import mapping, sequence
 from .validation import FieldError, Walker, validate_custom_resource
 
 KINDS = ("Plan", "AddOn", "Reseller", "Tenant")
 _DNS_LABEL_HINT = "use lower case letters, digits and '-', starting and ending with a letter or digit"
-
-
-@dataclass
-class Problem:
-    path: str
-    line: int
-    kind: str
-    name: str
-    field: str
-    message: str
-    severity: str = "error"
-
-    def text(self) -> str:
-        where = f"{self.path}:{self.line}: {self.kind}/{self.name or '?'}"
-        prefix = "warning: " if self.severity == "warning" else ""
-        return f"{where}: {prefix}{self.field or '(document)'}: {self.message}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "line": self.line,
-            "kind": self.kind,
-            "name": self.name,
-            "field": self.field,
-            "message": self.message,
-            "severity": self.severity,
-        }
 
 
 def _hint(error: FieldError) -> str:

@@ -120,7 +120,6 @@ class DatabaseComponent(Component):
         self.admin_refresh = float(settings.get("adminSecretRefresh", 300))
         self._access: dict[str, tuple[float, ServerAccess]] = {}
         self.sizes: dict[str, int] = {}  # role -> bytes, from the last metering pass
-        self.metered = False
         self._finished: set[str] = set()  # tenants (by uid) whose deletion step is done
         self._reserved: dict[str, str] = {}  # tenant -> server chosen, until its status records it
 
@@ -605,7 +604,6 @@ class DatabaseComponent(Component):
                 logger.warning("metering database server %s failed: %s", server.name, exc.message)
                 found.update({r: s for r, s in self.sizes.items()})  # keep the last known sizes
         old, self.sizes = self.sizes, found
-        self.metered = True
         for role in set(old) | set(found):
             if human_bytes(old.get(role)) != human_bytes(found.get(role)):
                 tenant = tenant_of(role)

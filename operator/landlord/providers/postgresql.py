@@ -356,14 +356,8 @@ class PostgresProvider:
             await self._execute(conn, sql.SQL("ALTER DATABASE {} CONNECTION LIMIT {}").format(database, limit))
             steps.append(f"database {request.database}: connection limit {request.connection_limit}")
         if state.read_only != request.read_only:
-            if request.read_only:
-                await self._reset_overrides(conn, request)
-                statement = sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(database)
-            else:
-                statement = sql.SQL("ALTER DATABASE {} RESET default_transaction_read_only").format(database)
-            await self._execute(conn, statement)
-            await self._terminate(conn, request.role)  # sessions reconnect under the new default
-            steps.append(f"database {request.database}: {'read-only' if request.read_only else 'read-write'}")
+            target = sql.SQL("ALTER DATABASE {}").format(database)
+            steps.append(await self._set_read_only(conn, request, target, f"database {request.database}"))
         return steps
 
     async def _owned(self, conn: Any, kind: str, name: str, role: str) -> bool | None:
@@ -375,6 +369,18 @@ class PostgresProvider:
         cur = await self._execute(conn, query, (role, name))
         row = await cur.fetchone()
         return None if row is None else bool(row[0])
+
+    async def _set_read_only(self, conn: Any, request: DatabaseRequest, target: sql.Composed, label: str) -> str:
+        """Read-only (or back) as the default of `target` (the database, or in Shared mode the role);
+        the tenant's sessions are ended so that they reconnect under the new default."""
+        if request.read_only:
+            await self._reset_overrides(conn, request)
+            statement = sql.SQL("{} SET default_transaction_read_only = on").format(target)
+        else:
+            statement = sql.SQL("{} RESET default_transaction_read_only").format(target)
+        await self._execute(conn, statement)
+        await self._terminate(conn, request.role)
+        return f"{label}: {'read-only' if request.read_only else 'read-write'}"
 
     async def _reset_overrides(self, conn: Any, request: DatabaseRequest) -> None:
         """A tenant's own `ALTER ROLE ... SET default_transaction_read_only = off` goes."""
@@ -406,14 +412,8 @@ class PostgresProvider:
                 await self._execute(shared, create)
             steps.append(f"created schema {request.schema} in {request.database}")
         if state.read_only != request.read_only:
-            if request.read_only:
-                await self._reset_overrides(conn, request)
-                statement = sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(role)
-            else:
-                statement = sql.SQL("ALTER ROLE {} RESET default_transaction_read_only").format(role)
-            await self._execute(conn, statement)
-            await self._terminate(conn, request.role)
-            steps.append(f"role {request.role}: {'read-only' if request.read_only else 'read-write'}")
+            target = sql.SQL("ALTER ROLE {}").format(role)
+            steps.append(await self._set_read_only(conn, request, target, f"role {request.role}"))
         return steps
 
     async def _terminate(self, conn: Any, role: str) -> int:

@@ -98,13 +98,18 @@ class Providers:
             await provider.close()
 
 
-def load_providers(sections: Mapping[str, Any]) -> Providers:
-    """Validates every capability section and builds its provider; ProviderConfigError lists all problems."""
+def check_sections(sections: Mapping[str, Any]) -> None:
+    """Validates every capability section without building anything; ProviderConfigError lists all problems."""
     lines: list[str] = []
     for capability in CAPABILITIES:
         lines.extend(problems(capability, sections.get(capability)))
     if lines:
         raise ProviderConfigError("\n".join(lines))
+
+
+def load_providers(sections: Mapping[str, Any]) -> Providers:
+    """Validates every capability section and builds its provider (see `check_sections`)."""
+    check_sections(sections)
     built: dict[str, Provider] = {}
     for capability in CAPABILITIES:
         section = sections.get(capability) or {}
