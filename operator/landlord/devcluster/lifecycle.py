@@ -32,8 +32,12 @@ class Lifecycle(Writes):
         name: str,
         options: dict[str, Any] | None = None,
         dry_run: bool = False,
+        warnings: list[str] | None = None,
     ) -> dict[str, Any]:
-        """DELETE with DeleteOptions: preconditions, propagationPolicy; finalizers defer removal."""
+        """DELETE with DeleteOptions: preconditions, propagationPolicy; finalizers defer removal.
+
+        Admission's Warn messages are appended to `warnings` when given.
+        """
         options = options or {}
         key = self._key(rt, namespace, name)
         current = self._store(rt).get(key)
@@ -93,6 +97,9 @@ class Lifecycle(Writes):
         for extra in finalizers_extra:
             if extra not in finalizers:
                 finalizers.append(extra)
+        self._admit(
+            rt, "DELETE", namespace, name, None, current, "", dry_run, delete_options=options, warnings=warnings
+        )
         if dry_run:
             return self.present(rt, current)
         ns_pending = rt.kind == "Namespace" and bool(current.get("spec", {}).get("finalizers"))
@@ -122,6 +129,8 @@ class Lifecycle(Writes):
         wanted = (body.get("spec") or {}).get("finalizers") or []
         key = ("", name)
         stored = self._store(rt)[key]
+        proposed = {**current, "spec": {**current.get("spec", {}), "finalizers": wanted}}
+        self._admit(rt, "UPDATE", None, name, proposed, stored, "finalize")
         if wanted != stored.get("spec", {}).get("finalizers"):
             stored["spec"] = {**stored.get("spec", {}), "finalizers": wanted}
             stored["metadata"]["resourceVersion"] = self._next_rv()
@@ -135,16 +144,17 @@ class Lifecycle(Writes):
     def reconcile(self) -> bool:
         """One pass of the built-in controllers; True when it changed something."""
         changed = False
-        for group_resource, key in sorted(self.pending):
-            rt = self._any_type(group_resource)
-            obj = self.objects.get(group_resource, {}).get(key) if rt else None
-            if rt is None or obj is None:
-                self.pending.discard((group_resource, key))
-                continue
-            changed |= self._finalize(rt, key, obj)
-        for uid in sorted(self.gone_uids):
-            self.gone_uids.discard(uid)
-            changed |= self._collect_orphans(uid)
+        with self.unadmitted():
+            for group_resource, key in sorted(self.pending):
+                rt = self._any_type(group_resource)
+                obj = self.objects.get(group_resource, {}).get(key) if rt else None
+                if rt is None or obj is None:
+                    self.pending.discard((group_resource, key))
+                    continue
+                changed |= self._finalize(rt, key, obj)
+            for uid in sorted(self.gone_uids):
+                self.gone_uids.discard(uid)
+                changed |= self._collect_orphans(uid)
         return changed
 
     async def run_controllers(self) -> None:

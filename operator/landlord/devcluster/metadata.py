@@ -49,11 +49,20 @@ def validate_metadata(kind: str, meta: dict[str, Any], old: dict[str, Any] | Non
     return problems
 
 
+PATH_SEGMENT_NAMED = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
+"""Kinds whose names need only be a valid path segment (RBAC's `system:discovery`, `system:basic-user`)."""
+
+
 def _name(kind: str, name: str) -> list[FieldError]:
     pattern = DNS1123_LABEL if kind == "Namespace" else DNS1123_SUBDOMAIN
     limit = 63 if kind == "Namespace" else 253
     if not name:
         return [FieldError("FieldValueRequired", "metadata.name", detail="name or generateName is required")]
+    if kind in PATH_SEGMENT_NAMED:
+        if name in (".", ".."):
+            return [FieldError("FieldValueInvalid", "metadata.name", name, f"may not be '{name}'")]
+        bad = next((c for c in ("/", "%") if c in name), None)
+        return [FieldError("FieldValueInvalid", "metadata.name", name, f"may not contain '{bad}'")] if bad else []
     if kind != "Event" and (not pattern.match(name) or len(name) > limit):
         what = "RFC 1123 label" if kind == "Namespace" else "RFC 1123 subdomain"
         return [

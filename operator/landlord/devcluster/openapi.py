@@ -180,28 +180,33 @@ def _paths(rt: ResourceType, ref_prefix: str) -> dict[str, Any]:
             operation["requestBody"] = request
         return operation
 
-    paths: dict[str, Any] = {
-        scope: {
-            "get": op(
-                "list",
-                "list",
-                ok_list,
-                [
-                    _param("labelSelector", "Label selector."),
-                    _param("fieldSelector", "Field selector."),
-                    _param("watch", "Watch for changes."),
-                ],
-            ),
-            "post": op("post", "create", ok, _WRITE_PARAMS, body),
-            "delete": op("deletecollection", "deleteCollection", ok_list),
-        },
-        f"{scope}/{{name}}": {
-            "get": op("get", "read", ok),
-            "put": op("put", "replace", ok, _WRITE_PARAMS, body),
-            "patch": op("patch", "patch", ok, [*_WRITE_PARAMS, _param("force", "Force apply.")], patch_body),
-            "delete": op("delete", "delete", ok),
-        },
+    collection = {
+        "get": op(
+            "list",
+            "list",
+            ok_list,
+            [
+                _param("labelSelector", "Label selector."),
+                _param("fieldSelector", "Field selector."),
+                _param("watch", "Watch for changes."),
+            ],
+        ),
+        "post": op("post", "create", ok, _WRITE_PARAMS, body),
+        "delete": op("deletecollection", "deleteCollection", ok_list),
     }
+    item = {
+        "get": op("get", "read", ok),
+        "put": op("put", "replace", ok, _WRITE_PARAMS, body),
+        "patch": op("patch", "patch", ok, [*_WRITE_PARAMS, _param("force", "Force apply.")], patch_body),
+        "delete": op("delete", "delete", ok),
+    }
+    # Only the operations the type serves (the review types are create-only).
+    verbs = {"get": "list", "post": "create", "delete": "deletecollection"}
+    paths: dict[str, Any] = {scope: {m: o for m, o in collection.items() if verbs[m] in rt.verbs}}
+    item_verbs = {"get": "get", "put": "update", "patch": "patch", "delete": "delete"}
+    served = {m: o for m, o in item.items() if item_verbs[m] in rt.verbs}
+    if served:
+        paths[f"{scope}/{{name}}"] = served
     if rt.has_status:
         paths[f"{scope}/{{name}}/status"] = {
             "get": op("get", "readStatus", ok),
@@ -223,7 +228,8 @@ def v3_document(types: list[ResourceType]) -> dict[str, Any]:
     for rt in types:
         if rt.builtin:
             wanted.add(rt.definition_name)
-            wanted.add(rt.definition_name + "List")
+            if "list" in rt.verbs:
+                wanted.add(rt.definition_name + "List")
         else:
             schemas[rt.definition_name] = custom_schema(rt, prefix)
             schemas[rt.definition_name + "List"] = _list_schema(rt, prefix)

@@ -80,6 +80,7 @@ def _t(group: str, version: str, kind: str, plural: str, namespaced: bool, **ext
         "events.k8s.io": "io.k8s.api.events",
         "policy": "io.k8s.api.policy",
         "apiextensions.k8s.io": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions",
+        "admissionregistration.k8s.io": "io.k8s.api.admissionregistration",
     }[group]
     schema = {"$ref": f"#/$defs/{package}.{version}.{kind}"}
     return ResourceType(
@@ -156,9 +157,30 @@ _BUILTINS: list[tuple[str, str, str, str, bool, list[str], bool, bool]] = [
         True,
         True,
     ),
+    (
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingAdmissionPolicy",
+        "validatingadmissionpolicies",
+        False,
+        [],
+        True,
+        True,
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingAdmissionPolicyBinding",
+        "validatingadmissionpolicybindings",
+        False,
+        [],
+        False,
+        True,
+    ),
 ]
 _SCALABLE = {"Deployment", "StatefulSet", "ReplicaSet"}
 _IN_ALL = {"Service", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
+_API_EXTENSIONS = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 _FIELD_SELECTORS = {
     "Namespace": COMMON_FIELDS | {"status.phase"},
     "Secret": COMMON_FIELDS | {"type"},
@@ -179,7 +201,7 @@ def builtin_types() -> list[ResourceType]:
             has_status=status,
             has_generation=generation,
             has_scale=kind in _SCALABLE,
-            categories=["all"] if kind in _IN_ALL else [],
+            categories=["all"] if kind in _IN_ALL else ["api-extensions"] if kind in _API_EXTENSIONS else [],
             field_selectors=_FIELD_SELECTORS.get(kind, COMMON_FIELDS),
         )
         for group, version, kind, plural, namespaced, short, status, generation in _BUILTINS

@@ -47,6 +47,10 @@ def to_scale(obj: dict[str, Any]) -> dict[str, Any]:
 class Scaling(Writes):
     """GET, PUT and PATCH of `.../NAME/scale`."""
 
+    def _subresource_view(self, rt: ResourceType, subresource: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Admission of a `scale` write sees autoscaling/v1 Scales (object and oldObject)."""
+        return to_scale(obj) if subresource == "scale" else obj
+
     def get_scale(self, rt: ResourceType, namespace: str | None, name: str) -> dict[str, Any]:
         """The object's Scale, or 404 NotFound."""
         return to_scale(self.get(rt, namespace, name))

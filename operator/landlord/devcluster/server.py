@@ -1,5 +1,8 @@
 """The HTTP face of the emulator: Kubernetes REST paths, discovery, OpenAPI, watch streams.
 
+Every request is authenticated (bearer token, impersonation headers) and authorized by RBAC
+before it is routed; see `authentication` and `authorization`.
+
 `DevCluster` runs it in-process (an async context manager giving the URL), over HTTP or
 HTTPS, and `landlord devcluster` serves it until interrupted.
 """
@@ -13,23 +16,28 @@ import json
 import ssl
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 from aiohttp import web
 
-from . import errors, tls
+from . import errors, identity, protobuf, reviews, tls
+from .authentication import ADMIN_TOKEN, Authenticator
+from .authorization import RBAC_GROUP, RBAC_KINDS, Authorizer, request_attributes
 from .cluster import Cluster
 from .errors import ApiError
+from .identity import UserInfo
 from .openapi import digest, group_version_key, v2_document, v3_document
+from .rbac import REVIEW_KINDS
 from .resources import SCHEMA_VERSION, ResourceType
 from .scale import SCALE_GROUP, SCALE_VERSION
 from .selectors import make_filter
 from .store import decode_continue, encode_continue
 from .tables import to_table
 from .tls import Certificates
+from .writes import WriteResult
 
 PATCH_TYPES = {
     "application/json-patch+json": "json",
@@ -72,19 +80,41 @@ def _manager(request: web.Request) -> str:
 class Api:
     """Routes requests to the Cluster; keeps request counters for tests and benchmarks."""
 
-    def __init__(self, cluster: Cluster, bookmark_interval: float = 60.0) -> None:
+    def __init__(
+        self, cluster: Cluster, bookmark_interval: float = 60.0, authenticator: Authenticator | None = None
+    ) -> None:
         self.cluster = cluster
+        self.authenticator = authenticator or Authenticator()
+        self.authorizer = Authorizer(cluster.objects)
         self.bookmark_interval = bookmark_interval
         self.requests: Counter[str] = Counter()
         self._openapi_cache: dict[tuple[str, int], dict[str, Any]] = {}
 
     # -- entry --------------------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Counts, authenticates (401), impersonates and authorizes (403) a request, then serves it
+        as that user (`identity.current()` for admission)."""
         parts = [p for p in request.path.split("/") if p]
         verb = request.method
         self.requests[verb] += 1
         if verb in WRITE_METHODS:
             self.requests["writes"] += 1
+        try:
+            user = self._user(request)
+        except ApiError as exc:
+            return _error(exc)
+        with identity.acting_as(user):
+            return await self._route(request, parts)
+
+    def _user(self, request: web.Request) -> UserInfo:
+        """Who the request acts as, once RBAC allows it (system:masters skips the rule walk)."""
+        authenticated = self.authenticator.authenticate(request.headers.get("Authorization", ""))
+        user = self.authenticator.impersonate(authenticated, request.headers.items(), self.authorizer)
+        if not user.is_admin:
+            self.authorizer.check(user, request_attributes(request.method, request.path, request.query))
+        return user
+
+    async def _route(self, request: web.Request, parts: list[str]) -> web.StreamResponse:
         try:
             if not parts:
                 return _json({"paths": sorted({"/api", "/apis", "/version", "/openapi/v2", "/openapi/v3"})})
@@ -282,6 +312,8 @@ class Api:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
         if rt.namespaced and name is not None and namespace is None:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        if rt.builtin and rt.kind in REVIEW_KINDS:
+            return await self._review(request, rt, namespace, name)
         method = request.method
         query = request.query
         dry_run = query.get("dryRun") == "All"
@@ -297,7 +329,14 @@ class Api:
                 return self._list(request, rt, namespace)
             if method == "POST":
                 body = await self._body(request)
-                result = self.cluster.create(rt, namespace, body, _manager(request), field_validation, dry_run)
+                manager = _manager(request)
+                result = self._write(
+                    rt,
+                    namespace,
+                    None,
+                    lambda dry: self.cluster.create(rt, namespace, body, manager, field_validation, dry),
+                    dry_run,
+                )
                 return self._written(result.obj, result.warnings, 201)
             if method == "DELETE":
                 return await self._delete_collection(request, rt, namespace, dry_run)
@@ -315,22 +354,61 @@ class Api:
             body = await self._body(request)
             if subresource == "finalize":
                 return _json(self.cluster.finalize_namespace(rt, name, body))
-            result = self.cluster.update(
-                rt, namespace, name, body, _manager(request), subresource, field_validation, dry_run
+            manager = _manager(request)
+            result = self._write(
+                rt,
+                namespace,
+                name,
+                lambda dry: self.cluster.update(rt, namespace, name, body, manager, subresource, field_validation, dry),
+                dry_run,
             )
             return self._written(result.obj, result.warnings, 201 if result.created else 200)
         if method == "PATCH":
             patch_type, patch, manager, force = await self._patch_request(request)
             existed = self.cluster.exists(rt, namespace, name)
-            result = self.cluster.patch(
-                rt, namespace, name, patch_type, patch, manager, subresource, force, field_validation, dry_run
+            result = self._write(
+                rt,
+                namespace,
+                name,
+                lambda dry: self.cluster.patch(
+                    rt, namespace, name, patch_type, patch, manager, subresource, force, field_validation, dry
+                ),
+                dry_run,
             )
             return self._written(result.obj, result.warnings, 201 if not existed and result.created else 200)
         if method == "DELETE":
             options = await self._delete_options(request)
-            obj = self.cluster.delete(rt, namespace, name, options, dry_run)
-            return _json(obj)
+            warnings: list[str] = []
+            obj = self.cluster.delete(rt, namespace, name, options, dry_run, warnings)
+            return self._written(obj, warnings, 200)
         raise errors.method_not_allowed("the server does not allow this method on the requested resource")
+
+    def _write(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str | None,
+        write: Callable[[bool], WriteResult],
+        dry_run: bool,
+    ) -> WriteResult:
+        """Runs a create, update or patch; a role or binding written by anyone but system:masters is
+        first previewed (dry run) and refused if it grants what its author does not hold
+        (RBAC privilege-escalation prevention), checked on the object the write would store."""
+        user = identity.current()
+        if not user.is_admin and rt.builtin and rt.group == RBAC_GROUP and rt.kind in RBAC_KINDS:
+            old = self.cluster.get(rt, namespace, name) if name and self.cluster.exists(rt, namespace, name) else None
+            preview = write(True)
+            self.authorizer.check_write(user, rt.kind, namespace, name or "", preview.obj, old)
+        return write(dry_run)
+
+    async def _review(
+        self, request: web.Request, rt: ResourceType, namespace: str | None, name: str | None
+    ) -> web.Response:
+        """POST of an access review or SelfSubjectReview: answered for the current user, not stored."""
+        if request.method != "POST" or name is not None:
+            raise errors.method_not_allowed("the server does not allow this method on the requested resource")
+        body = await self._body(request)
+        return _json(reviews.answer(self.authorizer, identity.current(), rt.kind, namespace, body), 201)
 
     async def _patch_request(self, request: web.Request) -> tuple[str, Any, str, bool]:
         """A PATCH's type (by Content-Type), decoded body, field manager and `force`."""
@@ -375,12 +453,17 @@ class Api:
         return _json(obj, status, headers)
 
     async def _body(self, request: web.Request) -> Any:
+        """The request's object: JSON, YAML, or protobuf (kubectl 1.32+, typed clients) read as its JSON."""
         raw = await request.read()
         content_type = request.headers.get("Content-Type", "application/json")
         try:
+            if protobuf.is_protobuf(content_type):
+                return protobuf.decode_body(raw)
             if "yaml" in content_type:
                 return yaml.safe_load(raw)
             return json.loads(raw or b"null")
+        except protobuf.UnsupportedKind as exc:
+            raise errors.unsupported_media_type(str(exc)) from exc
         except (ValueError, yaml.YAMLError) as exc:
             raise errors.bad_request(f"the body of the request could not be decoded: {exc}") from exc
 
@@ -432,23 +515,26 @@ class Api:
         options = await self._delete_options(request)
         items, _resource_version = self.cluster.list_objects(rt, namespace, self._filter(request, rt))
         deleted = []
+        warnings: list[str] = []
         for item in items:
             try:
                 deleted.append(
                     self.cluster.delete(
-                        rt, item["metadata"].get("namespace"), item["metadata"]["name"], options, dry_run
+                        rt, item["metadata"].get("namespace"), item["metadata"]["name"], options, dry_run, warnings
                     )
                 )
             except ApiError as exc:
                 if exc.code != 404:
                     raise
-        return _json(
+        return self._written(
             {
                 "kind": rt.list_kind,
                 "apiVersion": rt.api_version,
                 "metadata": {"resourceVersion": str(self.cluster.rv)},
                 "items": deleted,
-            }
+            },
+            warnings,
+            200,
         )
 
     async def _watch(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.StreamResponse:
@@ -479,6 +565,8 @@ class Api:
                     item = await asyncio.wait_for(watcher.queue.get(), timeout=wait) if wait > 0 else None
                 except TimeoutError:
                     item = None
+                if watcher not in self.cluster.watchers:
+                    break  # cut by DevCluster.drop_watches: no bookmark, nothing more
                 if item is None:
                     now = time.monotonic()
                     expired = deadline is not None and now >= deadline
@@ -523,6 +611,12 @@ class DevCluster:
 
     With `tls=True` it serves HTTPS with a certificate from a CA made at start; `ca_data` (PEM)
     is that CA, which `kubeconfig()` carries as `certificate-authority-data`.
+
+    Authentication: the kubeconfig's token (`ADMIN_TOKEN`) is the cluster admin
+    (system:masters); `users` (or `add_user`) maps more bearer tokens to users, whom RBAC then
+    authorizes. A request without credentials is `unauthenticated`: the admin by default (clients
+    given a bare URL keep working), `identity.ANONYMOUS` for the real API server's default
+    (anonymous auth on), None to answer 401 (`--anonymous-auth=false`).
     """
 
     def __init__(
@@ -532,7 +626,10 @@ class DevCluster:
         history: int = 100_000,
         bookmark_interval: float = 60.0,
         tls: bool = False,
+        users: Mapping[str, UserInfo | str] | None = None,
+        unauthenticated: UserInfo | None = identity.ADMIN,
     ) -> None:
+        self.authenticator = Authenticator(users, unauthenticated)
         self.host = host
         self.port = port
         self.history = history
@@ -567,7 +664,7 @@ class DevCluster:
     async def start(self) -> None:
         """Serves on `host:port` (port 0: a free one, then stored in `port`)."""
         self.cluster = Cluster(history=self.history)
-        self.api = Api(self.cluster, self.bookmark_interval)
+        self.api = Api(self.cluster, self.bookmark_interval, self.authenticator)
         context = None
         if self.tls:
             self.certificates = await asyncio.to_thread(tls.generate, [self.host])
@@ -592,8 +689,30 @@ class DevCluster:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def kubeconfig(self, context: str = "landlord-dev") -> dict[str, Any]:
-        """A kubeconfig for this server (with the CA as certificate-authority-data under TLS)."""
+    def drop_watches(self) -> int:
+        """Test hook, an outage longer than the watch history: every open watch ends at once,
+        without what it had not sent yet, and the history is forgotten, so that resuming from
+        an earlier resourceVersion answers 410 Gone. Returns how many watches were cut."""
+        store = self.cluster
+        store.compacted_rv = store.rv
+        store.history.clear()
+        cut = list(store.watchers)
+        store.watchers.clear()
+        for watcher in cut:
+            while not watcher.queue.empty():
+                watcher.queue.get_nowait()
+            watcher.queue.put_nowait(None)  # wakes the stream, which sees it was cut
+        return len(cut)
+
+    def add_user(self, token: str, user: UserInfo | str) -> UserInfo:
+        """Lets bearer `token` authenticate as `user` (a name or a UserInfo; before or after start).
+        Returns the user as requests see it: in system:authenticated, a ServiceAccount
+        (`system:serviceaccount:NS:NAME`) in its SA groups."""
+        return self.authenticator.add(token, user)
+
+    def kubeconfig(self, context: str = "landlord-dev", token: str = ADMIN_TOKEN) -> dict[str, Any]:
+        """A kubeconfig for this server (with the CA as certificate-authority-data under TLS),
+        authenticating with `token` (the admin's by default)."""
         cluster: dict[str, Any] = {"server": self.url}
         if self.certificates is not None:
             cluster["certificate-authority-data"] = base64.b64encode(self.certificates.ca).decode()
@@ -601,16 +720,16 @@ class DevCluster:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": context, "cluster": cluster}],
-            "users": [{"name": context, "user": {"token": "landlord-dev"}}],
+            "users": [{"name": context, "user": {"token": token}}],
             "contexts": [{"name": context, "context": {"cluster": context, "user": context, "namespace": "default"}}],
             "current-context": context,
             "preferences": {},
         }
 
-    def write_kubeconfig(self, path: str | Path) -> Path:
-        """Writes `kubeconfig()` as YAML (mode 0600) and returns the path."""
+    def write_kubeconfig(self, path: str | Path, token: str = ADMIN_TOKEN) -> Path:
+        """Writes `kubeconfig(token=token)` as YAML (mode 0600) and returns the path."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(yaml.safe_dump(self.kubeconfig(), sort_keys=False))
+        target.write_text(yaml.safe_dump(self.kubeconfig(token=token), sort_keys=False))
         target.chmod(0o600)
         return target

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..validation import MISSING, FieldError, validate_custom_resource
-from . import errors
+from . import admission_checks, errors
+from .admission import Admission
 from .errors import ApiError
 from .managed_fields import apply, now_rfc3339, record_update
 from .metadata import NAMESPACE_FINALIZER, SYSTEM_METADATA, validate_metadata
 from .patches import json_patch, merge_patch, strategic_merge_patch
-from .registry import Registry, validate_crd
+from .registry import validate_crd
 from .resources import ResourceType
 from .store import Key
 
@@ -38,8 +39,8 @@ class WriteResult:
     created: bool = False
 
 
-class Writes(Registry):
-    """Create, update, patch and apply, on top of the registry and the object store."""
+class Writes(Admission):
+    """Create, update, patch and apply, on top of admission, the registry and the object store."""
 
     def _validate(
         self,
@@ -63,6 +64,8 @@ class Writes(Registry):
             problems += root_problems
         if rt.kind == "CustomResourceDefinition":
             problems += validate_crd(stored)
+        elif rt.builtin and rt.group == admission_checks.GROUP:
+            problems += admission_checks.validate(rt.kind, stored)
         problems += result.errors
         unknown = [u for u in result.unknown if not u.startswith("metadata.managedFields")]
         if problems:
@@ -107,6 +110,7 @@ class Writes(Registry):
             self._check_namespace(namespace)
         else:
             meta.pop("namespace", None)
+        requested_name = str(meta.get("name") or "")
         if not meta.get("name") and meta.get("generateName"):
             suffix = "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(5))
             meta["name"] = meta["generateName"] + suffix
@@ -126,7 +130,9 @@ class Writes(Registry):
         smeta["creationTimestamp"] = now_rfc3339()
         if rt.has_generation:
             smeta["generation"] = 1
+        self._policy_status(rt, stored)
         record_update(self.field_model(rt), None, stored, manager, rt.api_version)
+        self._admit(rt, "CREATE", namespace, requested_name, stored, None, "", dry_run, manager, warnings=warnings)
         if dry_run:
             return WriteResult(self.present(rt, stored), warnings, True)
         smeta["resourceVersion"] = self._next_rv()
@@ -391,10 +397,14 @@ class Writes(Registry):
         else:
             stored["metadata"]["managedFields"] = old_meta.get("managedFields", [])
             record_update(self.field_model(rt), old, stored, manager, rt.api_version, subresource)
-        if _same(stored, old):
-            return WriteResult(self.present(rt, old), warnings)
-        if rt.has_generation and _spec_changed(rt, old, stored):
+        same = _same(stored, old)
+        if not same and rt.has_generation and _spec_changed(rt, old, stored):
             stored["metadata"]["generation"] = int(old_meta.get("generation", 1)) + 1
+            self._policy_status(rt, stored)
+        # Admission sees every update, even one that changes nothing (as the real registry runs it).
+        self._admit(rt, "UPDATE", key[0], key[1], stored, old, subresource, dry_run, manager, warnings=warnings)
+        if same:
+            return WriteResult(self.present(rt, old), warnings)
         if dry_run:
             return WriteResult(self.present(rt, stored), warnings)
         stored["metadata"]["resourceVersion"] = self._next_rv()
