@@ -7,6 +7,7 @@ playground. Errors name the key and say what is expected.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 
 import jsonschema
 import yaml
+
+from .quantity import is_quantity
 
 ENV_VAR = "LANDLORD_CONFIG"
 
@@ -26,13 +29,20 @@ DEFAULTS: dict[str, Any] = {
     "network": {
         "dnsNamespace": "kube-system",
         "dnsPodLabels": {"k8s-app": "kube-dns"},
+        "dnsIPBlocks": [],
         "egressCIDRs": [],
+        "metadataCIDRs": ["169.254.169.254/32", "fd00:ec2::254/128"],
     },
     "containerDefaults": {
-        "request": {"cpu": "100m", "memory": "128Mi"},
+        "request": {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
         "limit": {"cpu": "500m", "memory": "512Mi"},
     },
-    "ownerClusterRole": "admin",
+    "quota": {
+        "ephemeralStorage": "10Gi",
+        "objects": {"configmaps": 100, "secrets": 100, "services": 20, "persistentvolumeclaims": 20},
+    },
+    "ownerClusterRole": "landlord-tenant-owner",
+    "viewerClusterRole": "landlord-tenant-viewer",
     # Capabilities with an external system: `provider` chooses the implementation (null: off);
     # the other keys of a section are validated by that provider (landlord.providers).
     "database": {"provider": None},
@@ -48,8 +58,11 @@ _LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
 _RESOURCES = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {"cpu": {"type": "string"}, "memory": {"type": "string"}},
+    "properties": {"cpu": {"type": "string"}, "memory": {"type": "string"}, "ephemeral-storage": {"type": "string"}},
 }
+_CIDRS = {"type": "array", "items": {"type": "string"}}
+# ResourceQuota object counts Landlord sets (a plan's spec.quota.objects overrides each).
+OBJECT_COUNTS = ("configmaps", "secrets", "services", "persistentvolumeclaims")
 # A capability section: `provider` plus that provider's own keys (checked by landlord.providers).
 _CAPABILITY = {"type": "object", "properties": {"provider": {"type": ["string", "null"]}}}
 SCHEMA: dict[str, Any] = {
@@ -57,7 +70,7 @@ SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "baseDomain": {"type": "string", "pattern": r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]+$"},
-        "namespacePrefix": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*)?$", "maxLength": 10},
+        "namespacePrefix": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*)?$"},
         "driftInterval": {"type": "number", "exclusiveMinimum": 0},
         "workers": {"type": "integer", "minimum": 1, "maximum": 64},
         "ingress": {
@@ -75,7 +88,21 @@ SCHEMA: dict[str, Any] = {
             "properties": {
                 "dnsNamespace": {"type": "string"},
                 "dnsPodLabels": _LABELS,
-                "egressCIDRs": {"type": "array", "items": {"type": "string"}},
+                "dnsIPBlocks": _CIDRS,
+                "egressCIDRs": _CIDRS,
+                "metadataCIDRs": _CIDRS,
+            },
+        },
+        "quota": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "ephemeralStorage": {"type": "string"},
+                "objects": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {key: {"type": "integer", "minimum": 0} for key in OBJECT_COUNTS},
+                },
             },
         },
         "containerDefaults": {
@@ -84,6 +111,7 @@ SCHEMA: dict[str, Any] = {
             "properties": {"request": _RESOURCES, "limit": _RESOURCES},
         },
         "ownerClusterRole": {"type": "string"},
+        "viewerClusterRole": {"type": "string"},
         "database": _CAPABILITY,
         "certificates": _CAPABILITY,
         "dns": _CAPABILITY,
@@ -123,6 +151,16 @@ class Network:
     dns_namespace: str
     dns_pod_labels: dict[str, str]
     egress_cidrs: tuple[str, ...]
+    dns_ip_blocks: tuple[str, ...] = ()  # e.g. NodeLocal DNSCache (169.254.20.10/32): no pod to select
+    metadata_cidrs: tuple[str, ...] = ()  # never reachable through an ipBlock Landlord writes
+
+
+@dataclass(frozen=True)
+class QuotaDefaults:
+    """What every tenant's ResourceQuota holds unless its plan says otherwise."""
+
+    ephemeral_storage: str
+    objects: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -169,8 +207,17 @@ class Config:
     def network(self) -> Network:
         section = self.raw["network"]
         return Network(
-            str(section["dnsNamespace"]), dict(section["dnsPodLabels"]), tuple(section.get("egressCIDRs") or ())
+            str(section["dnsNamespace"]),
+            dict(section["dnsPodLabels"]),
+            tuple(section.get("egressCIDRs") or ()),
+            tuple(section.get("dnsIPBlocks") or ()),
+            tuple(section.get("metadataCIDRs") or ()),
         )
+
+    @property
+    def quota(self) -> QuotaDefaults:
+        section = self.raw["quota"]
+        return QuotaDefaults(str(section["ephemeralStorage"]), {k: int(v) for k, v in section["objects"].items()})
 
     @property
     def container_defaults(self) -> ContainerDefaults:
@@ -180,6 +227,11 @@ class Config:
     @property
     def owner_cluster_role(self) -> str:
         return str(self.raw["ownerClusterRole"])
+
+    @property
+    def viewer_cluster_role(self) -> str:
+        """The read-only ClusterRole the owners hold while their tenant is suspended."""
+        return str(self.raw["viewerClusterRole"])
 
     @property
     def metrics_port(self) -> int:
@@ -216,7 +268,53 @@ def parse(data: Any, source: str = "configuration") -> Config:
             else:
                 lines.append(f"{source}: {key}: {error.message}")
         raise ConfigError("\n".join(lines))
-    return Config(_merge(DEFAULTS, data))
+    merged = _merge(DEFAULTS, data)
+    problems = _network_problems(merged["network"], source)
+    if not is_quantity(merged["quota"]["ephemeralStorage"]):
+        problems.append(f"{source}: quota.ephemeralStorage: must be a Kubernetes quantity such as 10Gi")
+    problems.extend(_prefix_problems(str(merged["namespacePrefix"]), source))
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return Config(merged)
+
+
+NAMESPACE_NAME_MAX = 63  # a namespace name is a DNS label (RFC 1123)
+
+
+def _prefix_problems(prefix: str, source: str) -> list[str]:
+    """A prefix that leaves no room for a tenant name: every namespace `<prefix><name>` would be invalid."""
+    if len(prefix) < NAMESPACE_NAME_MAX:
+        return []
+    return [
+        f"{source}: namespacePrefix: {prefix!r} has {len(prefix)} characters and leaves no room for a tenant "
+        f"name (a namespace name has at most {NAMESPACE_NAME_MAX}); shorten it"
+    ]
+
+
+def _network_problems(network: dict[str, Any], source: str) -> list[str]:
+    """CIDRs that are not CIDRs, and egress that would reach only a cloud metadata address.
+
+    A CIDR that merely contains a metadata address is fine: the NetworkPolicy excepts it. One
+    inside it could not be excepted, and the metadata service hands out node credentials.
+    """
+    problems: list[str] = []
+    parsed: dict[str, list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = {}
+    for key in ("metadataCIDRs", "dnsIPBlocks", "egressCIDRs"):
+        parsed[key] = []
+        for text in network.get(key) or []:
+            try:
+                parsed[key].append(ipaddress.ip_network(text, strict=False))
+            except ValueError:
+                problems.append(f"{source}: network.{key}: {text!r} is not a CIDR such as 10.0.0.0/8")
+    for key in ("dnsIPBlocks", "egressCIDRs"):
+        for net in parsed[key]:
+            for metadata in parsed["metadataCIDRs"]:
+                if net.version == metadata.version and net.subnet_of(metadata):  # type: ignore[arg-type]
+                    problems.append(
+                        f"{source}: network.{key}: {net} lies within the cloud metadata address {metadata}, "
+                        "which tenants must never reach; remove it"
+                    )
+    return problems
 
 
 def load(path: str | Path | None = None) -> Config:

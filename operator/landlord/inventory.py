@@ -1,25 +1,69 @@
 """What the operator knows of the cluster, from kopf's in-memory indexes (no API reads).
 
-kopf keeps the indexes current from its watches, and starts handlers only once every index is
-populated, so a reconcile never sees a half-listed catalogue. `Inventory` is the operator's
-`landlord.pipeline.Catalogue`.
+kopf keeps the indexes current from its watches. `Inventory` is the operator's
+`landlord.pipeline.Catalogue`, plus the children of each tenant.
+
+Only what Landlord manages is indexed: the child watches select the tenant and managed-by
+labels on the API server (`CHILD_SELECTOR`), and of what they deliver only an object with
+exactly a name Landlord renders, in the namespace of the tenant its label names, is kept
+(`child_owner`). A tenant that copies the labels onto thousands of its own objects costs the
+operator a filtered event each, never an index entry, a reconcile or a prune.
+
+kopf never drops from its indexes an object deleted while its watch was away long enough to
+re-list (410 Gone): the operator checks the indexes against a fresh list then, and marks what
+is gone (`forget`), so that every lookup here skips it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .kinds import CHILD_KINDS
 from .render.view import MANAGED_BY, TENANT_LABEL
 
-__all__ = ["CHILD_KINDS", "INDEX_NAMES", "Inventory", "child_index_name", "is_ours"]
+__all__ = [
+    "CHILD_KINDS",
+    "CHILD_NAMES",
+    "CHILD_SELECTOR",
+    "INDEX_NAMES",
+    "Inventory",
+    "child_index_name",
+    "child_owner",
+    "home_tenant",
+    "is_ours",
+    "uid_of",
+]
 INDEX_NAMES = {
     "Tenant": "tenant_index",
     "Plan": "plan_index",
     "AddOn": "addon_index",
     "Reseller": "reseller_index",
 }
+REFS_INDEX = "tenant_refs_index"
+
+# Every name Landlord gives a namespaced child, by kind (the Namespace is `<prefix><tenant>`).
+# Exact names, not a prefix: a tenant must not get thousands of objects indexed by naming them
+# `landlord-...`. A renderer that adds a name adds it here (a unit test renders every child).
+CHILD_NAMES: dict[str, frozenset[str]] = {
+    "ResourceQuota": frozenset({"landlord-quota"}),
+    "LimitRange": frozenset({"landlord-defaults"}),
+    "NetworkPolicy": frozenset(
+        {
+            "landlord-default-deny",
+            "landlord-allow-same-namespace",
+            "landlord-allow-ingress-controller",
+            "landlord-allow-dns",
+            "landlord-allow-egress",
+        }
+    ),
+    "RoleBinding": frozenset({"landlord-owners"}),
+    "ConfigMap": frozenset({"landlord-entitlements"}),
+    "Secret": frozenset({"landlord-database"}),  # the database component's credentials
+}
+
+# The server-side label selector of the child watches: what Landlord labels every child with.
+CHILD_SELECTOR = ",".join([TENANT_LABEL, *(f"{key}={value}" for key, value in sorted(MANAGED_BY.items()))])
 
 
 def child_index_name(kind: str) -> str:
@@ -31,10 +75,40 @@ def is_ours(obj: Mapping[str, Any]) -> bool:
     return TENANT_LABEL in labels and all(labels.get(k) == v for k, v in MANAGED_BY.items())
 
 
-def _first(values: Iterable[Any] | None) -> dict[str, Any] | None:
+def uid_of(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("uid") or "")
+
+
+def home_tenant(kind: str, obj: Mapping[str, Any], prefix: str) -> str | None:
+    """The tenant whose namespace holds an object named as Landlord names its children, or None.
+
+    Whatever the labels say: a child relabelled by hand is still its home tenant's to repair.
+    """
+    meta = obj.get("metadata") or {}
+    name = str(meta.get("name") or "")
+    if kind == "Namespace":
+        return name[len(prefix) :] if name.startswith(prefix) and len(name) > len(prefix) else None
+    namespace = str(meta.get("namespace") or "")
+    if name not in CHILD_NAMES.get(kind, ()) or not namespace.startswith(prefix) or namespace == prefix:
+        return None
+    return namespace[len(prefix) :]
+
+
+def child_owner(kind: str, obj: Mapping[str, Any], prefix: str) -> str | None:
+    """The tenant an object is a child of: Landlord's labels naming the tenant whose namespace
+    holds it, under a name Landlord renders. None for anything else, whoever labelled it."""
+    if not is_ours(obj):
+        return None
+    home = home_tenant(kind, obj, prefix)
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return home if home is not None and labels.get(TENANT_LABEL) == home else None
+
+
+def _first(values: Iterable[Any] | None, gone: set[str]) -> dict[str, Any] | None:
     for value in values or ():
-        result: dict[str, Any] = value
-        return result
+        if uid_of(value) not in gone:
+            result: dict[str, Any] = value
+            return result
     return None
 
 
@@ -43,10 +117,30 @@ class Inventory:
 
     def __init__(self, indices: Mapping[str, Any]) -> None:
         self.indices = indices
+        self.gone: set[str] = set()  # uids deleted while a watch was away (kopf still holds them)
+
+    def forget(self, uid: str) -> None:
+        """An indexed object is known to be gone though kopf never heard of its deletion."""
+        self.gone.add(uid)
+
+    def _index(self, kind: str) -> Any:
+        return self.indices[INDEX_NAMES[kind] if kind in INDEX_NAMES else child_index_name(kind)]
+
+    def objects(self, kind: str) -> Iterator[dict[str, Any]]:
+        """Every indexed object of a kind (tenants, catalogue or children), except the forgotten."""
+        index = self._index(kind)
+        for key in list(index):
+            for value in list(index.get(key, ())):
+                if uid_of(value) not in self.gone:
+                    yield value
+
+    def indexed_uids(self) -> set[str]:
+        """The uid of everything indexed, forgotten or not (to let go of forgotten ones)."""
+        kinds = [*INDEX_NAMES, *CHILD_KINDS]
+        return {uid_of(value) for kind in kinds for key in list(self._index(kind)) for value in self._index(kind)[key]}
 
     def _get(self, kind: str, name: str) -> dict[str, Any] | None:
-        index = self.indices[INDEX_NAMES[kind]]
-        return _first(index.get(name))
+        return _first(self._index(kind).get(name), self.gone)
 
     def tenant(self, name: str) -> dict[str, Any] | None:
         return self._get("Tenant", name)
@@ -61,14 +155,16 @@ class Inventory:
         return self._get("Reseller", name)
 
     def names(self, kind: str) -> list[str]:
-        return sorted(self.indices[INDEX_NAMES[kind]].keys())
+        index = self._index(kind)
+        return sorted(name for name in list(index) if _first(index.get(name), self.gone) is not None)
 
     def referencing(self, kind: str, name: str) -> list[str]:
         """Tenants whose spec names this Plan, AddOn or Reseller, or claims this Host or Domain."""
-        return sorted(set(self.indices["tenant_refs_index"].get((kind, name), ())))
+        found = self.indices[REFS_INDEX].get((kind, name), ())
+        return sorted({tenant for tenant, uid in list(found) if uid not in self.gone})
 
     def children(self, tenant: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         for kind in CHILD_KINDS:
-            found.extend(self.indices[child_index_name(kind)].get(tenant, ()))
+            found.extend(c for c in self.indices[child_index_name(kind)].get(tenant, ()) if uid_of(c) not in self.gone)
         return found

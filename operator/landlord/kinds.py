@@ -72,6 +72,17 @@ _ALL = (
     Kind("Pod", "v1", "pods", True),
     Kind("Cluster", "postgresql.cnpg.io/v1", "clusters", True),  # CloudNativePG, for database mode Cluster
     Kind("StatefulSet", "apps/v1", "statefulsets", True),
+    Kind("Service", "v1", "services", True),
+    Kind("Ingress", "networking.k8s.io/v1", "ingresses", True),
+    # Cluster-wide objects every tenant relies on (render/cluster.py), installed with the CRDs.
+    Kind("ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", False),
+    Kind("ValidatingAdmissionPolicy", "admissionregistration.k8s.io/v1", "validatingadmissionpolicies", False),
+    Kind(
+        "ValidatingAdmissionPolicyBinding",
+        "admissionregistration.k8s.io/v1",
+        "validatingadmissionpolicybindings",
+        False,
+    ),
     Kind("CustomResourceDefinition", "apiextensions.k8s.io/v1", "customresourcedefinitions", False),
     Kind("Plan", "landlord.dev/v1alpha1", "plans", False),
     Kind("AddOn", "landlord.dev/v1alpha1", "addons", False),

@@ -45,6 +45,23 @@ class Metrics:
             ["phase"],
             registry=self.registry,
         )
+        self.resyncs = Counter(
+            "landlord_index_resyncs",
+            "Checks of the indexes against a fresh list, after kopf listed a kind again (410 Gone, a restarted watch).",
+            registry=self.registry,
+        )
+        self.missed_deletions = Counter(
+            "landlord_missed_deletions",
+            "Objects deleted while a watch was away, found by those checks, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.ignored = Counter(
+            "landlord_ignored_events",
+            "Watch events of objects with Landlord's labels that are not its children (labels copied), by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
 
     def watch(self, controller: Controller) -> None:
         self.registry.register(_StateCollector(controller))
@@ -102,6 +119,11 @@ class _StateCollector(Collector):
                 if tenant in known:  # a tenant that is gone has no series (its retained data is not its usage)
                     usage.add_metric([tenant, resource], amount)
         yield usage
+        yield GaugeMetricFamily(
+            "landlord_indexes_ready",
+            "1 once kopf has listed every index (reconciles and the drift pass wait for it).",
+            value=1 if self.controller.indexed.is_set() else 0,
+        )
         yield GaugeMetricFamily(
             "landlord_workqueue_depth", "Keys waiting or being reconciled.", value=self.controller.queue.depth()
         )

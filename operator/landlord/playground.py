@@ -27,9 +27,11 @@ import kopf
 from .api.schemas import all_crds
 from .config import Config, parse
 from .devcluster import DevCluster
+from .devcluster.identity import ADMIN
 from .devservices.postgres import LocalPostgres
 from .documents import load
-from .kube import KubeClient
+from .kube import KubeClient, KubeError
+from .render.cluster import admission_assets, tenant_roles
 from .runner import OperatorThread
 
 PLAYGROUND_MANAGER = "landlord-playground"
@@ -38,6 +40,7 @@ DEFAULT_LOG = Path(".landlord/operator.log")
 DATABASE_NAMESPACE = "landlord-system"
 DATABASE_SECRET = "pg-admin"
 DATABASE_PROVIDER = "postgresql"
+logger = logging.getLogger("landlord.playground")
 
 
 class PortInUse(Exception):
@@ -200,10 +203,34 @@ async def local_database(config: Config, wanted: bool, out: TextIO) -> AsyncIter
         await asyncio.to_thread(pg.stop)
 
 
+async def install_cluster_objects(client: KubeClient, operator_usernames: list[str]) -> list[str]:
+    """The owners' ClusterRoles and the admission policies (what `kubectl apply -f crds/` installs
+    beside the CRDs), with `operator_usernames` as the identity allowed to write what Landlord
+    manages. Returns the kinds the API server does not serve (admission policies before
+    Kubernetes 1.30), which are skipped."""
+    skipped: list[str] = []
+    for obj in [*tenant_roles(), *admission_assets(operator_usernames)]:
+        if obj["kind"] in skipped:
+            continue
+        try:
+            await client.apply(obj)
+        except KubeError as exc:
+            if exc.status != 404 or not obj["apiVersion"].startswith("admissionregistration."):
+                raise
+            skipped.append(obj["kind"])
+    if skipped:
+        logger.warning(
+            "the API server does not serve %s: tenant isolation relies on RBAC and the quota alone", ", ".join(skipped)
+        )
+    return skipped
+
+
 async def install(client: KubeClient, root: Path) -> int:
-    """Installs the CRDs and applies every landlord.dev document under plans/, addons/, examples/."""
+    """Installs the CRDs, the owners' roles and the admission policies (the playground's identity
+    is the operator's), and applies every landlord.dev document under plans/, addons/, examples/."""
     for crd in all_crds():
         await client.apply(crd)
+    await install_cluster_objects(client, [ADMIN.username])
     count = 0
     folders = [root / f for f in FOLDERS if (root / f).exists()]
     ordered = sorted(

@@ -5,13 +5,18 @@ the API-server emulator uses), then every Tenant against the catalogue with the 
 rules (`landlord.pipeline.rules`: references exist, add-ons fit their plan, quantities,
 currencies, hosts held by one tenant only), worded as the operator words them. A tenant on a
 retired plan is a warning (it may be an existing subscriber).
+
+The operator configuration (`--config`) gives the namespace prefix (how long a tenant name may
+be) and the base domain (which hosts collide); without one, its defaults, as `landlord render`.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from .api.schemas import API_VERSION, DNS_LABEL, crd_by_kind
+from .config import Config, parse
 from .documents import Document, Problem
 from .pipeline import StaticCatalogue, resolve
 from .pipeline.rules import mapping, sequence
@@ -41,7 +46,7 @@ def _hint(error: FieldError) -> str:
     return "fix the value"
 
 
-def _schema_problems(doc: Document, walker: Walker) -> list[Problem]:
+def _schema_problems(doc: Document, walker: Walker, crds: dict[str, dict[str, Any]]) -> list[Problem]:
     body = doc.body
     kind = doc.kind
     problems: list[Problem] = []
@@ -66,10 +71,11 @@ def _schema_problems(doc: Document, walker: Walker) -> list[Problem]:
         add("metadata.name", f"{name!r} is not a valid name; {_DNS_LABEL_HINT}")
     if meta.get("namespace"):
         add("metadata.namespace", f"{kind} is cluster-scoped; remove metadata.namespace")
-    schema = crd_by_kind()[kind]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    schema = crds[kind]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     result, _, root = validate_custom_resource(walker, schema, body, None)
-    for error in root if name else ():  # rules on the whole object are about its name (reported above when absent)
-        add(error.field or "metadata.name", f"{error.detail}; rename the {kind}")
+    for error in root if name else ():  # rules on the whole object: its name (reported above when absent)
+        field = error.field or "metadata.name"
+        add(field, f"{error.detail}; rename the {kind}" if field == "metadata.name" else error.detail)
     for error in result.errors:
         add(error.field, f"{error.body()}; {_hint(error)}")
     for unknown in result.unknown:
@@ -81,18 +87,24 @@ def _is_dns_label(name: str) -> bool:
     return bool(re.match(DNS_LABEL, name)) and len(name) <= 63
 
 
-def validate(documents: list[Document]) -> list[Problem]:
+def validate(documents: list[Document], config: Config | None = None) -> list[Problem]:
+    """Every problem of the documents, against the CRDs for this configuration's namespace prefix."""
+    config = config or parse({})
     walker = Walker()
+    crds = crd_by_kind(config.namespace_prefix)
     problems: list[Problem] = []
     ours = [d for d in documents if d.is_landlord]
     for doc in ours:
-        problems.extend(_schema_problems(doc, walker))
+        problems.extend(_schema_problems(doc, walker, crds))
     # Across documents only what the API server would serve: a version it refuses is reported above.
-    problems.extend(_cross_checks([d for d in ours if d.body.get("apiVersion") == API_VERSION]))
+    # A name the CRD's rule refused is not reported twice (the operator's rule says the same).
+    named = {(p.path, p.kind, p.name) for p in problems if p.field == "metadata.name"}
+    crossed = _cross_checks([d for d in ours if d.body.get("apiVersion") == API_VERSION], config)
+    problems.extend(p for p in crossed if p.field != "metadata.name" or (p.path, p.kind, p.name) not in named)
     return sorted(problems, key=lambda p: (p.path, p.line, p.field))
 
 
-def _cross_checks(documents: list[Document]) -> list[Problem]:
+def _cross_checks(documents: list[Document], config: Config) -> list[Problem]:
     problems: list[Problem] = []
     by_kind: dict[str, dict[str, Document]] = {kind: {} for kind in KINDS}
     for doc in documents:
@@ -116,7 +128,7 @@ def _cross_checks(documents: list[Document]) -> list[Problem]:
     catalogue = StaticCatalogue(d.body for d in documents if isinstance(d.body, dict))
     for tenant in by_kind["Tenant"].values():
         # The same rules, in the same words, as the operator applies to a Tenant in the cluster.
-        for violation in resolve(catalogue, tenant.body, offline=True).violations:
+        for violation in resolve(catalogue, tenant.body, offline=True, config=config).violations:
             problems.append(
                 Problem(
                     tenant.path,

@@ -15,7 +15,9 @@ import pytest
 from landlord.api.schemas import all_crds
 from landlord.config import Config, parse
 from landlord.devcluster import DevCluster
+from landlord.devcluster.identity import ADMIN
 from landlord.kube import KubeClient
+from landlord.playground import install_cluster_objects
 from landlord.runner import OperatorThread
 from tests.helpers import eventually
 
@@ -108,6 +110,14 @@ async def clean_real_cluster(environment: Env) -> None:
     await client.close()
 
 
+async def whoami(client: KubeClient) -> str:
+    """The username the API server sees for `client` (SelfSubjectReview, Kubernetes 1.28+)."""
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    status, body = await client.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", review)
+    assert status < 400, f"cannot tell who the test client is ({status}): {body}"
+    return str(body["status"]["userInfo"]["username"])
+
+
 def test_config(**extra: Any) -> Config:
     return parse({"driftInterval": 1, "baseDomain": "apps.example.com", "metrics": {"port": 0}, **extra})
 
@@ -127,6 +137,7 @@ async def env() -> AsyncIterator[Env]:
         environment = Env(client, login, config, None)
         for crd in all_crds():
             await client.apply(crd)
+        await install_cluster_objects(client, [await whoami(client)])  # the operator runs as the test client
         try:
             yield environment
         finally:
@@ -138,6 +149,7 @@ async def env() -> AsyncIterator[Env]:
         environment = Env(client, lambda: info, config, cluster)
         for crd in all_crds():
             await client.apply(crd)
+        await install_cluster_objects(client, [ADMIN.username])  # the operator and the test client: no credentials
         try:
             yield environment
         finally:

@@ -370,12 +370,13 @@ async def test_killed_between_create_role_and_create_database_converges(db: Env,
     await db.apply(tenant("crash"))
     # The state a kill right after CREATE ROLE leaves: the intent recorded, the role made (with a
     # password nobody knows any more), no database, no Secret.
-    await db.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "t-crash"}})
+    made = await db.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "t-crash"}})
     await db.client.patch(
         "Tenant",
         "crash",
         {
             "status": {
+                "namespaceUID": made["metadata"]["uid"],  # the namespace the operator made and recorded
                 "database": {
                     "mode": "Dedicated",
                     "server": "main",
@@ -383,7 +384,7 @@ async def test_killed_between_create_role_and_create_database_converges(db: Env,
                     "username": "t_crash",
                     "secretName": "landlord-database",
                     "phase": "Creating",
-                }
+                },
             }
         },
         subresource="status",
@@ -600,10 +601,20 @@ async def test_a_retained_database_is_never_handed_to_a_new_tenant_of_the_same_n
         conn.execute("CREATE TABLE private AS SELECT 'first customer' AS data")
     await db.client.delete("Tenant", "reused")
 
-    async def gone() -> bool:
-        return await db.get("Tenant", "reused") is None and await db.get("Namespace", "t-reused") is None
+    async def tenant_gone() -> bool:
+        return await db.get("Tenant", "reused") is None
 
-    await eventually(gone, timeout=30)
+    await eventually(tenant_gone, timeout=30)
+    # Retain keeps the namespace too, orphaned (a new Tenant does not get it: NamespaceConflict);
+    # the administrator starts afresh, and the database must not come back with it either.
+    orphan = await db.get("Namespace", "t-reused")
+    assert orphan is not None and orphan["metadata"]["labels"]["landlord.dev/former-tenant"] == "reused"
+    await db.client.delete("Namespace", "t-reused")
+
+    async def namespace_gone() -> bool:
+        return await db.get("Namespace", "t-reused") is None
+
+    await eventually(namespace_gone, timeout=30)
     await db.apply(tenant("reused"))  # another customer picks the same name
     cond = await wait_database(db, "reused", "NameTaken")
     assert "did not make for this tenant" in cond["message"]

@@ -158,6 +158,7 @@ async def test_killed_after_recording_the_intent_converges_without_a_duplicate(e
     await start(env, ledger)
     await env.apply(tenant("kill"))
     await eventually(lambda: ledger_state(env, "kill"), timeout=10)
+    await eventually(lambda: FileLedger.calls, timeout=10)  # the call follows the recorded intent
     assert await ledger_state(env, "kill") == "Requested" and FileLedger.calls == ["kill"]
     await env.stop_operator()
     # The effect completed in the external system after all (the operator died before it knew).

@@ -106,9 +106,18 @@ async def test_create_provisions_every_child_and_becomes_active(env: Env) -> Non
         "requests.memory": "4Gi",
         "requests.storage": "10Gi",
         "pods": "20",
+        "requests.ephemeral-storage": "10Gi",
+        "configmaps": "100",
+        "secrets": "100",
+        "services": "20",
+        "persistentvolumeclaims": "20",
+        "services.loadbalancers": "0",
+        "services.nodeports": "0",
     }
     binding = await env.get("RoleBinding", "landlord-owners", "t-acme")
-    assert binding["roleRef"]["name"] == "admin" and binding["subjects"][0]["name"] == "acme@example.com"
+    assert (
+        binding["roleRef"]["name"] == "landlord-tenant-owner" and binding["subjects"][0]["name"] == "acme@example.com"
+    )
     tenant_obj = await env.get("Tenant", "acme")
     assert "landlord.dev/tenant-cleanup" in tenant_obj["metadata"]["finalizers"]
 

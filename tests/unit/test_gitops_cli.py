@@ -69,7 +69,15 @@ def test_broken_documents_get_one_precise_line_each(capsys: pytest.CaptureFixtur
         "tenants.yaml:22: Tenant/two: spec.colour: unknown field; remove it",
         "tenants.yaml:27: Tenant/Three_Bad: metadata.name: the tenant name must be a DNS label",
         "tenants.yaml:29: Tenant/Three_Bad: spec.plan: plan 'missing' ",
-        "tenants.yaml:37: Tenant/four: spec.domains.subdomain: subdomain 'one' is already used by Tenant/two",
+        "tenants.yaml:37: Tenant/four: spec.domains.subdomain: subdomain 'one' (host one.apps.example.com) is "
+        "already used by Tenant/two",
+        "tenants.yaml:44: Tenant/five: warning: spec.plan: plan 'old' is retired",
+        "tenants.yaml:46: Tenant/five: spec.domains.custom: 2 custom domains, but the effective customDomains limit "
+        "is 1",
+        "tenants.yaml:47: Tenant/five: spec.domains.custom[0]: custom domain 'crm.apps.example.com' is under "
+        "apps.example.com (the operator's base domain)",
+        "tenants.yaml:48: Tenant/five: spec.domains.custom[1]: custom domain '*.example.com' overlaps "
+        "'shop.example.com' of Tenant/one",
     ]
     assert len(lines) == len(expected_starts), "\n".join(lines)
     for line, start in zip(lines, expected_starts, strict=True):
@@ -278,6 +286,67 @@ def test_render_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
 def test_render_refuses_what_the_operator_refuses(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", str(ROOT / "examples" / "direct-tenant.yaml"), "--catalog", str(ROOT / "addons")]) == 1
     assert "PlanNotFound" in capsys.readouterr().err
+
+
+ISOLATION = """\
+apiVersion: landlord.dev/v1alpha1
+kind: Plan
+metadata: {name: basic}
+spec: {limits: {cpu: '1', customDomains: 1}, pricing: {currency: EUR, prices: {Monthly: '1.00'}}}
+---
+apiVersion: landlord.dev/v1alpha1
+kind: Reseller
+metadata: {name: agency}
+spec: {baseDomain: apps.example.com}
+---
+apiVersion: landlord.dev/v1alpha1
+kind: Tenant
+metadata: {name: first}
+spec: {plan: basic, domains: {subdomain: shop}}
+---
+apiVersion: landlord.dev/v1alpha1
+kind: Tenant
+metadata: {name: same-host}
+spec: {plan: basic, reseller: agency, domains: {subdomain: shop}}
+---
+apiVersion: landlord.dev/v1alpha1
+kind: Tenant
+metadata: {name: squatter}
+spec: {plan: basic, domains: {custom: [first.apps.example.com]}}
+---
+apiVersion: landlord.dev/v1alpha1
+kind: Tenant
+metadata: {name: greedy}
+spec: {plan: basic, domains: {custom: [a.example.org, b.example.org]}}
+---
+apiVersion: landlord.dev/v1alpha1
+kind: Tenant
+metadata: {name: a-name-that-fits-t-but-not-the-longer-prefix-customers}
+spec: {plan: basic}
+"""
+
+
+def test_validate_and_render_refuse_hosts_domains_and_names_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "tenants.yaml"
+    path.write_text(ISOLATION)
+    config = tmp_path / "landlord.yaml"
+    config.write_text("namespacePrefix: customers-\n")  # 10 characters: names up to 53
+    assert main(["validate", "--config", str(config), str(path)]) == 1
+    validated = {line.split(": ")[1]: line.split(": ", 3)[3] for line in capsys.readouterr().out.splitlines()}
+    assert set(validated) == {
+        "Tenant/same-host",
+        "Tenant/squatter",
+        "Tenant/greedy",
+        "Tenant/a-name-that-fits-t-but-not-the-longer-prefix-customers",
+    }
+    assert "at most 53 characters" in validated["Tenant/a-name-that-fits-t-but-not-the-longer-prefix-customers"]
+    for name, message in validated.items():
+        assert main(["render", "--config", str(config), str(path), "--tenant", name.removeprefix("Tenant/")]) == 1
+        assert capsys.readouterr().err.rstrip("\n").endswith(message), name
+    assert main(["validate", str(path)]) == 1  # the default prefix, t-: the long name fits
+    assert "a-name-that-fits" not in capsys.readouterr().out
 
 
 def test_crds_folder_is_generated_from_the_schemas() -> None:

@@ -103,12 +103,16 @@ def test_a_host_belongs_to_the_oldest_claim() -> None:
     newer = tenant(
         "newer", created="2026-02-01T00:00:00Z", domains={"subdomain": "older", "custom": ["shop.example.com"]}
     )
-    catalogue = StaticCatalogue([plan(), newer, older])  # document order does not beat age
+    domains = plan(limits={"customDomains": 5})
+    catalogue = StaticCatalogue([domains, newer, older])  # document order does not beat age
     assert reasons(catalogue, older) == []
-    assert reasons(catalogue, newer) == ["DomainConflict", "HostConflict"]
-    other_reseller = tenant("other", created="2026-03-01T00:00:00Z", reseller="r", domains={"subdomain": "older"})
+    assert reasons(catalogue, newer) == ["HostConflict", "HostConflict"]
+    # A reseller without a base domain serves its tenants under the operator's: the same host.
+    bare = tenant("bare", created="2026-03-01T00:00:00Z", reseller="r", domains={"subdomain": "older"})
     reseller = {"apiVersion": "landlord.dev/v1alpha1", "kind": "Reseller", "metadata": {"name": "r"}, "spec": {}}
-    assert reasons(StaticCatalogue([plan(), older, other_reseller, reseller]), other_reseller) == []
+    assert reasons(StaticCatalogue([domains, older, bare, reseller]), bare) == ["HostConflict"]
+    reseller["spec"] = {"baseDomain": "apps.r.example"}
+    assert reasons(StaticCatalogue([domains, older, bare, reseller]), bare) == []
 
 
 def test_allocation_is_shared_oldest_first_and_the_last_is_pending() -> None:

@@ -41,6 +41,7 @@ CustomerType = Literal["Business", "Individual", "Charity", "Education"]
 DeletionPolicy = Literal["Retain", "Delete"]
 ConditionStatus = Literal["True", "False", "Unknown"]
 SyncState = Literal["Synced", "Customized", "Locked", "Unsynchronized"]
+PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
 
 
 class ModelError(ValueError):
@@ -236,6 +237,35 @@ class PlanPricing(Model):
 
 
 @dataclass(frozen=True, kw_only=True)
+class QuotaLimits(Model):
+    """Totals of container limits (ResourceQuota limits.cpu, limits.memory)."""
+
+    cpu: Limit | None = None
+    memory: Limit | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObjectCounts(Model):
+    """ResourceQuota object counts; unset: the operator configuration's default."""
+
+    configmaps: int | None = None
+    secrets: int | None = None
+    services: int | None = None
+    persistentvolumeclaims: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanQuota(Model):
+    """ResourceQuota entries beyond the limits."""
+
+    limits: QuotaLimits | None = None
+    ephemeral_storage: Limit | None = None
+    load_balancers: int = 0
+    node_ports: int = 0
+    objects: ObjectCounts | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class PlanSpec(Model):
     """`spec` of a Plan."""
 
@@ -248,6 +278,8 @@ class PlanSpec(Model):
     database: DatabasePolicy | None = None
     backup: BackupPolicy | None = None
     pricing: PlanPricing | None = None
+    pod_security: PodSecurityLevel = "restricted"
+    quota: PlanQuota | None = None
     upgrades_to: tuple[str, ...] = ()
     downgrades_to: tuple[str, ...] = ()
 
@@ -470,6 +502,9 @@ class TenantStatus(Model):
     message: str | None = None
     observed_generation: int | None = None
     namespace: str | None = None
+    namespace_uid: str | None = field(default=None, metadata={"json": "namespaceUID"})
+    namespace_claim: str | None = None
+    subdomain: str | None = None
     url: str | None = None
     conditions: tuple[Condition, ...] = ()
     effective: Effective | None = None

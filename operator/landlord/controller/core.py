@@ -3,6 +3,11 @@
 kopf handlers only call the triggers here (`tenant_changed`, `catalog_changed`,
 `child_changed`); workers run the tenant reconcile (`tenants.py`) or the catalogue usage
 reconcile (`usage.py`) for each key. Failures are retried with backoff.
+
+Nothing is reconciled before kopf has listed every index (`indexes_ready`): a reconcile over a
+half-filled index would apply children that exist, or refuse a tenant whose plan is not listed
+yet. When kopf lists a kind again after its watch failed (`relisted`), the indexes are checked
+against a fresh list (`resync`): kopf keeps in them whatever was deleted in between.
 """
 
 from __future__ import annotations
@@ -15,14 +20,15 @@ from typing import Any
 from ..api.composition import Allocation
 from ..components import Component, Services, check_renderers, default_components
 from ..config import Config
-from ..inventory import Inventory
-from ..kinds import ObjectKey
+from ..inventory import CHILD_KINDS, CHILD_SELECTOR, INDEX_NAMES, Inventory, uid_of
+from ..kinds import ObjectKey, describe
 from ..kube import KubeClient
 from ..metrics import Metrics
 from ..pipeline import USAGE_KINDS, reseller_shares, tenant_refs
 from ..providers import Providers
 from ..recent import Recent
 from ..redaction import redact
+from ..render.view import TENANT_LABEL
 from ..workqueue import WorkQueue
 from .tenants import TenantReconciler
 from .usage import reconcile_usage
@@ -31,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 _UNSET = object()
 ASKS = "landlord.dev/"  # annotations on a Tenant that ask the operator for something
+RESYNC_SETTLE = 0.5  # seconds without listing events before the indexes are checked
+RESYNC_RETRY = 5.0
+RESYNC_KINDS = (*INDEX_NAMES, *CHILD_KINDS)
 
 
 class Controller:
@@ -65,6 +74,8 @@ class Controller:
         self._shares: dict[str, dict[str, Allocation] | None] = {}  # per reseller, until something changes
         self.reconciles = 0
         self.tenants = TenantReconciler(self)
+        self.indexed = asyncio.Event()  # kopf has listed every index once
+        self._relisted = asyncio.Event()  # kopf listed a kind again: check the indexes
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -72,11 +83,14 @@ class Controller:
         for number in range(self.config.workers):
             self._tasks.append(asyncio.create_task(self._worker(), name=f"landlord-worker-{number}"))
         self._tasks.append(asyncio.create_task(self._drift(), name="landlord-drift"))
+        self._tasks.append(asyncio.create_task(self._resyncs(), name="landlord-resync"))
         for component in self.components:
             self._tasks.append(asyncio.create_task(self._background(component), name=f"landlord-{component.name}"))
 
     async def _background(self, component: Component) -> None:
-        """A component's long-running work; restarted after a failure, never taking the operator down."""
+        """A component's long-running work; restarted after a failure, never taking the operator down.
+        It starts once the indexes are listed, as reconciles do: it reads them too (metering)."""
+        await self.indexed.wait()
         while True:
             try:
                 await component.background()
@@ -104,12 +118,72 @@ class Controller:
 
     async def _drift(self) -> None:
         """Re-queues everything every drift interval: a safety net behind the watches."""
+        await self.indexed.wait()
         while True:
             await asyncio.sleep(self.config.drift_interval)
             for name in self.inventory.names("Tenant"):
                 self.queue.add(("Tenant", name))
 
+    async def _resyncs(self) -> None:
+        """Checks the indexes against the API server each time kopf has listed a kind again."""
+        await self.indexed.wait()
+        while True:
+            await self._relisted.wait()
+            while self._relisted.is_set():  # let kopf's listing finish: it updates what still exists
+                self._relisted.clear()
+                await asyncio.sleep(RESYNC_SETTLE)
+            try:
+                await self.resync()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("checking the indexes failed (retry in %ss): %s", RESYNC_RETRY, redact(exc))
+                await asyncio.sleep(RESYNC_RETRY)
+                self._relisted.set()
+
+    async def resync(self) -> int:
+        """Forgets what was deleted while a watch was away, and queues whom it concerns.
+
+        kopf lists a kind again after its watch fails (410 Gone: the API server no longer has
+        the events since the watch's resourceVersion) and indexes what the list holds, but keeps
+        in its indexes what the list lacks. Each indexed object absent from a fresh list, and
+        absent (or another uid) when read alone (it may be newer than the list), is gone.
+        Returns how many were found.
+        """
+        self.metrics.resyncs.inc()
+        gone: list[tuple[ObjectKey, dict[str, Any]]] = []
+        for kind in RESYNC_KINDS:
+            selector = CHILD_SELECTOR if kind in CHILD_KINDS else None
+            listed = {uid_of(obj) for obj in await self.client.list(kind, label_selector=selector)}
+            for obj in list(self.inventory.objects(kind)):
+                if uid_of(obj) in listed:
+                    continue
+                meta = obj.get("metadata") or {}
+                key: ObjectKey = (kind, str(meta.get("namespace") or ""), str(meta.get("name", "")))
+                live = await self.client.get(kind, key[2], key[1] or None)
+                if live is None or uid_of(live) != uid_of(obj):
+                    gone.append((key, obj))
+        for key, obj in gone:  # all at once: a reconcile must not see half of a namespace's objects forgotten
+            self.inventory.forget(uid_of(obj))
+            self.metrics.missed_deletions.labels(key[0]).inc()
+            logger.info("%s was deleted while the watch was away", describe(key))
+        for key, obj in gone:
+            self._gone(key, obj)
+        self.inventory.gone &= self.inventory.indexed_uids()  # kopf may drop some after all
+        return len(gone)
+
+    def _gone(self, key: ObjectKey, obj: dict[str, Any]) -> None:
+        kind, _, name = key
+        if kind == "Tenant":
+            self.tenant_changed(name, None)
+        elif kind in INDEX_NAMES:
+            self.catalog_changed(kind, name)
+        else:
+            labels = (obj.get("metadata") or {}).get("labels") or {}
+            self.child_changed(str(labels.get(TENANT_LABEL, "")), key, None)
+
     async def _worker(self) -> None:
+        await self.indexed.wait()
         while True:
             key: Any = await self.queue.get()
             try:
@@ -169,6 +243,20 @@ class Controller:
         self._written[key] = str((obj.get("metadata") or {}).get("resourceVersion", ""))
 
     # -- triggers (called by the kopf handlers) ----------------------------------------------
+    def indexes_ready(self) -> None:
+        """kopf has listed every index (it calls no resource handler before): reconciles may start."""
+        if not self.indexed.is_set():
+            logger.info("every index is listed; reconciles start")
+            self.indexed.set()
+
+    def relisted(self, kind: str) -> None:
+        """kopf listed a kind again (its watch failed): the indexes are checked soon after."""
+        self._relisted.set()
+
+    def ignored(self, kind: str) -> None:
+        """A watch event of an object with Landlord's labels that is not a child (labels copied)."""
+        self.metrics.ignored.labels(kind).inc()
+
     def tenant_changed(self, name: str, tenant: dict[str, Any] | None) -> None:
         """A Tenant was added, changed or deleted (None). Our own status writes come back here
         too: they change neither generation nor deletion state nor finalizers, and queue nothing."""
@@ -215,8 +303,9 @@ class Controller:
             self.queue.add(("Tenant", tenant))
 
     def child_changed(self, tenant: str, key: ObjectKey, obj: dict[str, Any] | None) -> None:
-        """A child was changed or deleted (None) by someone: the tenant is looked at now, not at
-        the next drift pass. The echo of our own write is recognised and queues nothing."""
+        """A child of `tenant` (the tenant whose namespace holds it, whatever its labels say) was
+        changed or deleted (None) by someone: the tenant is looked at now, not at the next drift
+        pass. The echo of our own write is recognised and queues nothing."""
         if obj is not None:
             version = str((obj.get("metadata") or {}).get("resourceVersion", ""))
             if self._written.get(key) == version:
@@ -224,9 +313,5 @@ class Controller:
         else:
             self.recent.forget(key)  # what we last wrote is gone: never mistake it for the live object
         self._written.pop(key, None)
-        self.queue.add(("Tenant", tenant))
-        # The tenant whose namespace holds it too: a label can be rewritten to name another tenant.
-        prefix = self.config.namespace_prefix
-        home = key[2] if key[0] == "Namespace" else key[1]
-        if home.startswith(prefix) and home[len(prefix) :] != tenant:
-            self.queue.add(("Tenant", home[len(prefix) :]))
+        if tenant:
+            self.queue.add(("Tenant", tenant))

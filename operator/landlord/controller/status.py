@@ -15,15 +15,21 @@ from ..api.composition import format_limits
 from ..api.conditions import ConditionType, Phase
 from ..api.resolution import Refusal, parse_time, rfc3339
 from ..components import Observation
-from ..pipeline import Desired
+from ..pipeline import Desired, subdomain_of
 from ..redaction import redact
 
 # Status fields a refusal keeps from the last good status (what was provisioned stays reported).
 # `database` is where the tenant's data lives: forgetting it would orphan the database.
+# `namespaceUID`/`namespaceClaim` are what makes the namespace the tenant's: forgetting them
+# would make its own namespace look foreign (NamespaceConflict) once the refusal is lifted;
+# `subdomain` is its assigned host: forgetting it would let a refusal free it to be changed.
 KEPT_ON_REFUSAL = (
     "planHistory",
     "trialEndsAt",
     "namespace",
+    "namespaceUID",
+    "namespaceClaim",
+    "subdomain",
     "url",
     "effective",
     "planSync",
@@ -134,6 +140,7 @@ def tenant_status(tenant: dict[str, Any], desired: Desired, observed: list[Obser
         "message": redact(message),
         "observedGeneration": generation,
         "namespace": desired.namespace,
+        "subdomain": subdomain_of(spec, meta.get("name")),  # assigned: it cannot change from now on
         "url": desired.url,
         "conditions": carry_times(conditions, old.get("conditions") or [], now),
         "effective": {"limits": format_limits(ent.limits), "features": ent.features},

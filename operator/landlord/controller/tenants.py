@@ -14,12 +14,21 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..api.conditions import Phase
-from ..api.resolution import Refusal, parse_time
+from ..api.resolution import Refusal, parse_time, rfc3339
 from ..components import Context, NamespaceComponent
+from ..components.namespace import (
+    ADOPT_ANNOTATION,
+    CLAIM_ANNOTATION,
+    FORMER_TENANT_LABEL,
+    ORPHANED_AT_ANNOTATION,
+    ORPHANED_LABEL,
+    ownership,
+)
 from ..inventory import is_ours
 from ..kinds import CHILD_KINDS, ObjectKey, describe, key_of
 from ..pipeline import Desired, desire
 from ..render.tenant import namespace_of
+from ..render.view import MANAGED_BY, PLAN_LABEL, TENANT_LABEL
 from .status import Observed, comparable, condition_changes, refused_status, tenant_status
 from .workloads import restore_workloads, suspend_workloads
 
@@ -74,7 +83,9 @@ class TenantReconciler:
         live = {key_of(c): c for c in ctl.inventory.children(name)}
         status = tenant.get("status") or {}
         if not status.get("phase") or (
-            status.get("phase") in (Phase.PENDING, Phase.FAILED) and not any(k[0] == "Namespace" for k in live)
+            status.get("phase") in (Phase.PENDING, Phase.FAILED)
+            and not any(k[0] == "Namespace" for k in live)
+            and status.get("reason") != "NamespaceConflict"  # retried with backoff: no Provisioning flapping
         ):
             provisioning = dict(
                 status,
@@ -90,6 +101,7 @@ class TenantReconciler:
         new_status = tenant_status(tenant, desired, observed, now)
         for component in ctl.components:
             new_status.update(component.status_fields(ctx))
+        new_status = {k: v for k, v in new_status.items() if v is not None}  # None: not (or no longer) there
         previous_phase = status.get("phase")
         await self.write_status(tenant, new_status)
         if ctx.created and previous_phase in PROVISIONED:
@@ -119,19 +131,17 @@ class TenantReconciler:
 
     async def _run_components(self, ctx: Context, live: dict[ObjectKey, Any]) -> None:
         ctl = self.ctl
-        namespace_gone = False
+        blocked: str | None = None  # why nothing may be made in the namespace: terminating, or not the tenant's
         for component in ctl.components:
-            if namespace_gone and component.namespaced:
-                ctx.blocked[component.name] = (
-                    f"namespace {ctx.desired.namespace} is being deleted; its objects are created again once it is gone"
-                )
+            if blocked and component.namespaced:
+                ctx.blocked[component.name] = blocked
                 continue
             await component.apply(ctx)
             await component.act(ctx)
-            if isinstance(component, NamespaceComponent) and component.terminating(ctx):
-                namespace_gone = True
-        if namespace_gone:
-            return
+            if isinstance(component, NamespaceComponent):
+                blocked = component.blocking(ctx)
+        if blocked:
+            return  # no pruning, no suspension in a namespace that is going or is someone else's
         await self._prune(ctx, live)
         record = list(((ctx.tenant.get("status") or {}).get("suspension") or {}).get("workloads") or [])
 
@@ -218,27 +228,99 @@ class TenantReconciler:
             return None
         status = tenant.get("status") or {}
         if status.get("phase") != Phase.TERMINATING:
+            message = (
+                "removing the namespace and its objects"
+                if _deletion_policy(tenant) == "Delete"
+                else "keeping the namespace and its data (deletionPolicy Retain), removing the owners' access"
+            )
             await self.write_status(
-                tenant,
-                dict(
-                    status,
-                    phase=Phase.TERMINATING.value,
-                    reason="Deleting",
-                    message="removing the namespace and its objects",
-                ),
+                tenant, dict(status, phase=Phase.TERMINATING.value, reason="Deleting", message=message)
             )
         for component in ctl.components:
             wait = await component.finalize(tenant)  # what lives outside the namespace first
             if wait is not None:
                 return wait
-        namespace = namespace_of(ctl.config, name)
-        live = await ctl.client.get("Namespace", namespace)
-        if live is not None:
-            if not live["metadata"].get("deletionTimestamp"):
-                await ctl.client.delete("Namespace", namespace)
-            return 1.0  # wait for the namespace and its contents to be gone
+        wait = await self._release_namespace(tenant)
+        if wait is not None:
+            return wait
         finalizers = [f for f in meta.get("finalizers") or [] if f != TENANT_FINALIZER]
         await ctl.client.patch(
             "Tenant", name, {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta["resourceVersion"]}}
         )
         return None
+
+    async def _release_namespace(self, tenant: dict[str, Any]) -> float | None:
+        """The namespace on the Tenant's deletion: `Delete` deletes it, `Retain` keeps it with its
+        data as an orphan; one that is not the tenant's is never touched. Seconds to wait, or None."""
+        client = self.ctl.client
+        name = tenant["metadata"]["name"]
+        namespace = namespace_of(self.ctl.config, name)
+        live = await client.get("Namespace", namespace)
+        if live is None:
+            return None
+        how = ownership(tenant, live)
+        policy = _deletion_policy(tenant)
+        deleting = bool(live["metadata"].get("deletionTimestamp"))
+        if how is None:
+            if not deleting:
+                await client.event(
+                    tenant,
+                    "Normal",
+                    "NamespaceLeft",
+                    f"namespace {namespace} was not created by Landlord for this tenant: left as it is",
+                )
+            return None
+        if policy == "Delete":
+            if not deleting:
+                await client.delete("Namespace", namespace)
+            return 1.0  # wait for the namespace and its contents to be gone
+        if not deleting:
+            await self._orphan(tenant, live)
+        return None
+
+    async def _orphan(self, tenant: dict[str, Any], live: dict[str, Any]) -> None:
+        """Retain: the namespace stays with its data; the owners' access goes first, then it is
+        reported and marked orphaned (no longer managed: a later Tenant of the same name does not
+        get it without an administrator's `landlord.dev/adopt`). Safe to repeat after a kill."""
+        client = self.ctl.client
+        name = tenant["metadata"]["name"]
+        namespace = live["metadata"]["name"]
+        removed, others = [], []
+        for binding in await client.list("RoleBinding", namespace):
+            labels = binding["metadata"].get("labels") or {}
+            if is_ours(binding) and labels.get(TENANT_LABEL) == name:
+                await client.delete("RoleBinding", binding["metadata"]["name"], namespace)
+                removed.append(binding["metadata"]["name"])
+            else:
+                others.append(binding["metadata"]["name"])
+        if (live["metadata"].get("labels") or {}).get(ORPHANED_LABEL) == "true":
+            return  # reported and marked already (a repeat after a kill)
+        message = (
+            f"namespace {namespace} kept with its data (deletionPolicy Retain) and marked {ORPHANED_LABEL}=true; "
+            f"the owners' access removed (RoleBindings: {', '.join(removed) or 'none'}). Delete it when no longer "
+            f"needed (kubectl delete namespace {namespace}), or give it to a new Tenant: kubectl annotate namespace "
+            f"{namespace} {ADOPT_ANNOTATION}=<that Tenant's uid>"
+        )
+        if others:
+            message += f". RoleBindings not made by Landlord remain: {', '.join(sorted(others)[:10])}"
+        await client.event(tenant, "Normal", "NamespaceRetained", message)
+        await client.event(live, "Normal", "Orphaned", message)
+        # No longer Landlord's: without its labels, the namespace is out of the tenant admission
+        # policies' reach, so that an administrator can adopt or delete it.
+        mark = {
+            "metadata": {
+                "labels": {
+                    ORPHANED_LABEL: "true",
+                    FORMER_TENANT_LABEL: name,
+                    **{key: None for key in (TENANT_LABEL, PLAN_LABEL, *MANAGED_BY)},
+                },
+                "annotations": {ORPHANED_AT_ANNOTATION: rfc3339(now_utc()), CLAIM_ANNOTATION: None},
+            }
+        }
+        await client.patch("Namespace", namespace, mark)
+
+
+def _deletion_policy(tenant: dict[str, Any]) -> str:
+    """Retain unless the tenant says Delete (the spec, else what the status recorded)."""
+    spec, status = tenant.get("spec") or {}, tenant.get("status") or {}
+    return str(spec.get("deletionPolicy") or status.get("deletionPolicy") or "Retain")

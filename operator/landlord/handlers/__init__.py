@@ -18,7 +18,7 @@ from ..api.schemas import GROUP, VERSION
 from ..components import Component
 from ..config import Config
 from ..controller import Controller
-from ..inventory import CHILD_KINDS, Inventory, child_index_name
+from ..inventory import CHILD_KINDS, CHILD_SELECTOR, Inventory, child_index_name, child_owner, home_tenant
 from ..kinds import KINDS, key_of
 from ..kube import KubeClient
 from ..pipeline import tenant_refs
@@ -70,6 +70,7 @@ def build_registry(
         settings.watching.server_timeout = 300
         settings.watching.reconnect_backoff = 1.0
         settings.persistence.finalizer = "landlord.dev/kopf"
+        watch_selectors(settings)
         for hook in state.settings_hooks:
             hook(settings)
         connection = connect(settings=settings, logger=logger)  # startup runs before kopf's own login
@@ -104,8 +105,8 @@ def build_registry(
         return {name: _snapshot(body)}
 
     @kopf.index(GROUP, VERSION, "tenants", registry=registry, id="tenant_refs_index")
-    def tenant_refs_index(name: str, spec: Any, **_: Any) -> dict[Any, str]:
-        return {ref: name for ref in tenant_refs(dict(spec), name)}
+    def tenant_refs_index(name: str, spec: Any, uid: str, **_: Any) -> dict[Any, tuple[str, str]]:
+        return {ref: (name, uid) for ref in tenant_refs(dict(spec), name)}
 
     @kopf.index(GROUP, VERSION, "plans", registry=registry, id="plan_index")
     def plan_index(name: str, body: Any, **_: Any) -> dict[str, Any]:
@@ -120,14 +121,18 @@ def build_registry(
         return {name: _snapshot(body)}
 
     for kind in CHILD_KINDS:
-        _child_index(registry, kind)
+        _child_index(registry, state, kind)
         _child_event(registry, state, kind)
 
     # -- events: queue reconciles -------------------------------------------------------------
     @kopf.on.event(GROUP, VERSION, "tenants", registry=registry, id="tenant_event")
-    def tenant_event(name: str, type: str | None, body: Any, **_: Any) -> None:
-        if state.controller is not None:
-            state.controller.tenant_changed(name, None if type == "DELETED" else _snapshot(body))
+    def tenant_event(name: str, type: str | None, body: Any, memo: Any, **_: Any) -> None:
+        controller = _ready(state)
+        if controller is None:
+            return
+        if type is None and _seen(memo, body)[0] is not None:
+            controller.relisted("Tenant")
+        controller.tenant_changed(name, None if type == "DELETED" else _snapshot(body))
 
     for kind in ("Plan", "AddOn", "Reseller"):
         _catalog_event(registry, state, kind)
@@ -135,44 +140,99 @@ def build_registry(
     return registry
 
 
-def _child_index(registry: kopf.OperatorRegistry, kind: str) -> None:
+def _ready(state: OperatorState) -> Controller | None:
+    """The controller, told that kopf has listed every index: kopf invokes no resource handler
+    before that (documented: "indices are guaranteed to be fully pre-populated before any other
+    resource-related handlers are invoked"), so the first call of any of ours is the signal."""
+    controller = state.controller
+    if controller is not None:
+        controller.indexes_ready()
+    return controller
+
+
+_SEEN = "landlord_resource_version"
+
+
+def _seen(memo: Any, body: Any) -> tuple[str | None, str]:
+    """The resourceVersion the object had when one of our handlers last saw it in this run
+    (None: never) and its current one, which is remembered.
+
+    kopf's `memo` is per object and lives for the run: a listing event (type None) for an object
+    seen before means kopf listed the kind again after its watch failed (410 Gone, a restart of
+    the stream), and what was deleted meanwhile is still in its indexes.
+    """
+    previous: str | None = memo.get(_SEEN)
+    current = memo[_SEEN] = str((body.get("metadata") or {}).get("resourceVersion", ""))
+    return previous, current
+
+
+def _child_index(registry: kopf.OperatorRegistry, state: OperatorState, kind: str) -> None:
     target = KINDS[kind]
-    group, version = target.group, target.version
+    prefix = state.config.namespace_prefix
 
     def index(body: Any, labels: Any, **_: Any) -> dict[str, Any]:
         return {labels[TENANT_LABEL]: _snapshot(body)}
 
+    def managed(body: Any, **_: Any) -> bool:
+        # Not matching purges the object from the index (kopf drops a filtered-out object's values).
+        return child_owner(kind, body, prefix) is not None
+
     index.__name__ = child_index_name(kind)
-    kopf.index(
-        group, version, target.plural, registry=registry, id=child_index_name(kind), labels={TENANT_LABEL: kopf.PRESENT}
-    )(index)
+    decorate = kopf.index(
+        target.group, target.version, target.plural, registry=registry, id=index.__name__, when=managed
+    )
+    decorate(index)
 
 
 def _child_event(registry: kopf.OperatorRegistry, state: OperatorState, kind: str) -> None:
     """A child changed or deleted by someone else queues its tenant at once (repair, observation)."""
     target = KINDS[kind]
+    prefix = state.config.namespace_prefix
 
-    def event(type: str | None, body: Any, labels: Any, **_: Any) -> None:
-        if state.controller is None or type is None:  # None: the initial listing, nothing happened
+    def event(type: str | None, body: Any, memo: Any, **_: Any) -> None:
+        controller = _ready(state)
+        if controller is None:
             return
+        home = home_tenant(kind, body, prefix)
+        if home is None:  # not a name Landlord renders: a tenant's own object with copied labels
+            controller.ignored(kind)
+            return
+        previous, current = _seen(memo, body)
+        if type is None:
+            if previous is None:
+                return  # the listing at start: the tenants' own events queue them
+            controller.relisted(kind)
+            if previous == current:
+                return  # listed again, unchanged
         obj = dict(body)
-        state.controller.child_changed(labels[TENANT_LABEL], key_of(obj), None if type == "DELETED" else obj)
+        controller.child_changed(home, key_of(obj), None if type == "DELETED" else obj)
 
-    kopf.on.event(
-        target.group,
-        target.version,
-        target.plural,
-        registry=registry,
-        id=f"child_{kind.lower()}_event",
-        labels={TENANT_LABEL: kopf.PRESENT},
-    )(event)
+    decorate = kopf.on.event(
+        target.group, target.version, target.plural, registry=registry, id=f"child_{kind.lower()}_event"
+    )
+    decorate(event)
 
 
 def _catalog_event(registry: kopf.OperatorRegistry, state: OperatorState, kind: str) -> None:
     plural = KINDS[kind].plural
 
-    def event(name: str, **_: Any) -> None:
-        if state.controller is not None:
-            state.controller.catalog_changed(kind, name)
+    def event(name: str, type: str | None, body: Any, memo: Any, **_: Any) -> None:
+        controller = _ready(state)
+        if controller is None:
+            return
+        previous, current = _seen(memo, body)
+        if type is None and previous is not None:
+            controller.relisted(kind)
+            if previous == current:
+                return  # listed again, unchanged
+        controller.catalog_changed(kind, name)
 
     kopf.on.event(GROUP, VERSION, plural, registry=registry, id=f"{kind.lower()}_event")(event)
+
+
+def watch_selectors(settings: kopf.OperatorSettings) -> None:
+    """Server-side label selectors on the child watches: objects without Landlord's labels are
+    never sent, parsed or queued (a handler's `labels=` filter would drop them only after that)."""
+    for kind in CHILD_KINDS:
+        target = KINDS[kind]
+        settings.watching.label_selectors[(target.group, target.version, target.plural)] = CHILD_SELECTOR

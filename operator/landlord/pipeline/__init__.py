@@ -5,9 +5,9 @@ Pure: no client, no kopf, no clock of its own. The operator, `landlord render` a
 """
 
 from .allocation import reseller_shares
-from .catalogue import USAGE_KINDS, Catalogue, StaticCatalogue, host_claims, tenant_refs
+from .catalogue import USAGE_KINDS, Catalogue, StaticCatalogue, host_claims, normal_host, subdomain_of, tenant_refs
 from .desired import Desired, desire, refusal_of, trial_end
-from .rules import Resolution, Violation, resolve
+from .rules import Resolution, Violation, namespace_name_rules, resolve
 
 __all__ = [
     "USAGE_KINDS",
@@ -18,9 +18,12 @@ __all__ = [
     "Violation",
     "desire",
     "host_claims",
+    "namespace_name_rules",
+    "normal_host",
     "refusal_of",
     "reseller_shares",
     "resolve",
+    "subdomain_of",
     "tenant_refs",
     "trial_end",
 ]

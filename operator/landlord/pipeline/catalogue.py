@@ -24,10 +24,10 @@ class Catalogue(Protocol):
 
 
 def tenant_refs(spec: Mapping[str, Any], name: str | None = None) -> set[tuple[str, str]]:
-    """What a tenant spec refers to: its plan, add-ons, reseller, and the hosts it holds.
+    """What a tenant spec refers to: its plan, add-ons, reseller, and the hosts it asks for.
 
-    ("Host", "<subdomain>@<reseller>") is the subdomain under its base domain; ("Domain", host)
-    each custom domain. Both are claims that one tenant only may hold.
+    The Host and Domain entries (`host_claims`) are buckets in which the tenants that might
+    want the same host meet; `landlord.pipeline.rules` decides who holds it.
     """
     refs = {("Plan", str(spec.get("plan", "")))}
     if spec.get("reseller"):
@@ -39,16 +39,54 @@ def tenant_refs(spec: Mapping[str, Any], name: str | None = None) -> set[tuple[s
     return refs | host_claims(spec, name)
 
 
-def host_claims(spec: Mapping[str, Any], name: str | None) -> set[tuple[str, str]]:
-    """The Host and Domain claims of a tenant (its name is the default subdomain)."""
+def normal_host(host: Any) -> str:
+    """A host name as DNS compares it: case-insensitive, without the root's trailing dot."""
+    return str(host).strip().rstrip(".").lower()
+
+
+def subdomain_of(spec: Mapping[str, Any], name: str | None) -> str:
+    """The tenant's subdomain label: `spec.domains.subdomain`, else its name ("" for none)."""
     domains = spec.get("domains")
-    claims: set[tuple[str, str]] = set()
     subdomain = domains.get("subdomain") if isinstance(domains, Mapping) else None
-    if isinstance(subdomain, str | None) and (subdomain or name):
-        claims.add(("Host", f"{subdomain or name}@{spec.get('reseller') or ''}"))
+    return normal_host(subdomain or name or "")
+
+
+def custom_domains(spec: Mapping[str, Any]) -> list[str]:
+    """The tenant's custom domains, normalised, in spec order (duplicates once)."""
+    domains = spec.get("domains")
     custom = domains.get("custom") if isinstance(domains, Mapping) else None
+    found: list[str] = []
     for host in custom if isinstance(custom, list) else []:
-        claims.add(("Domain", str(host)))
+        if normal_host(host) and normal_host(host) not in found:
+            found.append(normal_host(host))
+    return found
+
+
+def host_buckets(host: str) -> set[tuple[str, str]]:
+    """Where tenants that might want `host` meet: ("Host", its first label) for a generated host
+    or a custom domain equal to one, ("Domain", host) for the same custom domain, and
+    ("Domain", "*.<parent>") for a wildcard covering it (or the hosts a wildcard covers)."""
+    first, _, parent = host.partition(".")
+    buckets = {("Domain", host)}
+    if first != "*":
+        buckets.add(("Host", first))
+    if parent:
+        buckets.add(("Domain", f"*.{parent}"))
+    return buckets
+
+
+def host_claims(spec: Mapping[str, Any], name: str | None) -> set[tuple[str, str]]:
+    """The buckets a tenant's hosts fall into (its name is the default subdomain).
+
+    A generated host is `<subdomain>.<base domain>`, and the base domain (the reseller's, or the
+    operator's) is not known from the spec alone: it is bucketed by its subdomain label only.
+    """
+    claims: set[tuple[str, str]] = set()
+    subdomain = subdomain_of(spec, name)
+    if subdomain:
+        claims.add(("Host", subdomain))
+    for host in custom_domains(spec):
+        claims |= host_buckets(host)
     return claims
 
 

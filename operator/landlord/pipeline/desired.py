@@ -13,7 +13,7 @@ from typing import Any
 from ..api.composition import AddOnUse, Allocation, Entitlements, entitlements
 from ..api.resolution import Refusal, parse_time, rfc3339, suspension
 from ..config import Config
-from ..render.tenant import TenantView, host_of, namespace_of, render_by_component, url_of
+from ..render.tenant import TenantView, host_of, namespace_of, render_by_component, url_of, verified_domains
 from .allocation import reseller_shares
 from .catalogue import Catalogue
 from .rules import PENDING, Violation, resolve
@@ -39,10 +39,19 @@ class Desired:
     url: str
     children: dict[str, list[dict[str, Any]]]  # component name -> its Kubernetes objects
     warnings: tuple[Violation, ...] = ()
+    verified_domains: tuple[str, ...] = ()  # custom domains proven and still wanted: routable
 
     @property
     def view(self) -> TenantView:
-        return TenantView(self.name, self.spec, self.entitlements, self.reseller, self.suspended)
+        return TenantView(
+            self.name,
+            self.spec,
+            self.entitlements,
+            self.reseller,
+            self.suspended,
+            self.plan.get("spec") or {},
+            self.verified_domains,
+        )
 
     def objects(self) -> list[dict[str, Any]]:
         return [obj for objects in self.children.values() for obj in objects]
@@ -87,7 +96,7 @@ def desire(
     """
     name = str(tenant["metadata"]["name"])
     spec = tenant.get("spec") or {}
-    resolved = resolve(catalogue, tenant)
+    resolved = resolve(catalogue, tenant, config=config)
     if resolved.errors:
         raise refusal_of(resolved.errors[0])
     assert resolved.plan is not None
@@ -111,7 +120,8 @@ def desire(
     locked = ((tenant.get("status") or {}).get("planSync") or {}).get("locked")
     ent = entitlements(spec, resolved.plan.get("spec") or {}, resolved.addons, locked, caps)
     suspended, reason = suspension(spec, now)
-    view = TenantView(name, spec, ent, resolved.reseller, suspended)
+    verified = verified_domains(spec, tenant.get("status") or {})
+    view = TenantView(name, spec, ent, resolved.reseller, suspended, resolved.plan.get("spec") or {}, verified)
     return Desired(
         name=name,
         spec=spec,
@@ -127,4 +137,5 @@ def desire(
         url=url_of(config, view),
         children=render_by_component(config, view),
         warnings=tuple(v for v in resolved.violations if v.severity != "error"),
+        verified_domains=verified,
     )

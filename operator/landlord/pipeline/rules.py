@@ -11,10 +11,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api.composition import AddOnUse
-from .catalogue import Catalogue, host_claims
+from ..api.composition import AddOnUse, entitlements
+from ..api.schemas import name_rule_message
+from ..config import NAMESPACE_NAME_MAX, Config
+from .catalogue import Catalogue, custom_domains, host_buckets, normal_host, subdomain_of
 
 PENDING, FAILED = "Pending", "Failed"
+# The operator's base domain when the configuration is not known (allocation shares): a name
+# no real host can equal, so that only what is known is compared.
+UNKNOWN_BASE = "<the operator's baseDomain>"
 
 
 @dataclass(frozen=True)
@@ -73,10 +78,14 @@ def had_plan(status: dict[str, Any], plan: str) -> bool:
     return bool(history) and mapping(history[-1]).get("plan") == plan
 
 
-def resolve(catalogue: Catalogue, tenant: dict[str, Any], offline: bool = False) -> Resolution:
+def resolve(
+    catalogue: Catalogue, tenant: dict[str, Any], offline: bool = False, config: Config | None = None
+) -> Resolution:
     """The tenant's plan, add-ons and reseller from the catalogue, with every violation found.
 
     `offline`: checked from files (no status, no age): a retired plan is a warning there.
+    `config`: the operator configuration (namespace prefix, base domain); the rules that need it
+    are skipped without it (only the reseller allocation shares resolve without it).
     """
     spec = mapping(tenant.get("spec"))
     status = mapping(tenant.get("status"))
@@ -85,7 +94,11 @@ def resolve(catalogue: Catalogue, tenant: dict[str, Any], offline: bool = False)
     out.violations.extend(_plan_rules(catalogue, spec, status, offline, out))
     out.violations.extend(_addon_rules(catalogue, spec, out))
     out.violations.extend(_reseller_rules(catalogue, spec, out))
-    out.violations.extend(_claim_rules(catalogue, name, spec))
+    out.violations.extend(_subdomain_rules(name, spec, status))
+    out.violations.extend(_claim_rules(catalogue, tenant, config))
+    out.violations.extend(_domain_limit_rules(spec, status, out))
+    if config is not None:
+        out.violations.extend(namespace_name_rules(name, config.namespace_prefix))
     return out
 
 
@@ -185,6 +198,145 @@ def _reseller_rules(catalogue: Catalogue, spec: dict[str, Any], out: Resolution)
         )
 
 
+def namespace_name_rules(name: str, prefix: str) -> Iterator[Violation]:
+    """The namespace `<prefix><name>` must be a valid namespace name (at most 63 characters).
+
+    The CRD's own rule says the same, in the same words, when it was generated for this prefix
+    (`landlord crds --config`); this one holds when it was not.
+    """
+    if len(prefix) + len(name) > NAMESPACE_NAME_MAX:
+        yield Violation("metadata.name", "NamespaceNameTooLong", f"{name_rule_message(prefix)}; rename the Tenant")
+
+
+def _subdomain_rules(name: str, spec: dict[str, Any], status: dict[str, Any]) -> Iterator[Violation]:
+    """A subdomain once assigned (`status.subdomain`) is the tenant's for good: removing
+    `spec.domains` and adding it again with another subdomain does not change it."""
+    assigned = status.get("subdomain")
+    if not isinstance(assigned, str) or not assigned:
+        return
+    wanted = subdomain_of(spec, name)
+    if wanted != assigned:
+        back = f"set spec.domains.subdomain back to {assigned!r}" + (
+            " (or remove it: it defaults to the tenant's name)" if assigned == name else ""
+        )
+        yield Violation(
+            "spec.domains.subdomain",
+            "SubdomainImmutable",
+            f"the subdomain {assigned!r} was assigned to this tenant and cannot change (asked: {wanted!r}); "
+            f"{back}, or create a new tenant for another subdomain",
+        )
+
+
+def _domain_limit_rules(spec: dict[str, Any], status: dict[str, Any], out: Resolution) -> Iterator[Violation]:
+    """No more custom domains than the effective `customDomains` limit (plan + add-ons + overrides)."""
+    domains = custom_domains(spec)
+    if not domains or out.plan is None or any(v.phase == PENDING for v in out.violations):
+        return  # (with an add-on still missing, the limit is not known yet)
+    locked = mapping(mapping(status.get("planSync")).get("locked")) or None
+    limit = entitlements(spec, mapping(out.plan.get("spec")), out.addons, locked).limits.get("customDomains", 0)
+    if limit is None or len(domains) <= limit:  # None: unlimited
+        return
+    allowed = int(limit)
+    excess = "it" if len(domains) == 1 else f"{len(domains) - allowed} of them"
+    yield Violation(
+        "spec.domains.custom",
+        "DomainLimitExceeded",
+        f"{len(domains)} custom domain{'s' if len(domains) != 1 else ''}, but the effective customDomains limit "
+        f"is {allowed} (plan {spec.get('plan')!r}, add-ons and overrides); remove {excess}, or raise the limit "
+        f"with an add-on or spec.overrides.limits.customDomains",
+    )
+
+
+# -- hosts: one tenant per host ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A host a tenant asks for: its generated host (subdomain) or a custom domain."""
+
+    host: str
+    field: str
+    custom: bool
+    assigned: bool  # already the tenant's: recorded in its status (subdomain, or a verified domain)
+
+
+def _covered(host: str, base: str) -> bool:
+    """Whether a host (or what a wildcard covers) lies at or under a base domain."""
+    bare = host[2:] if host.startswith("*.") else host
+    return bare == base or bare.endswith(f".{base}")
+
+
+def reserved_domains(catalogue: Catalogue, config: Config | None) -> dict[str, str]:
+    """The base domains under which Landlord gives out subdomains, and whose they are."""
+    found: dict[str, str] = {}
+    if config is not None:
+        found[normal_host(config.base_domain)] = "the operator's base domain"
+    for name in catalogue.names("Reseller"):
+        base = mapping(mapping((catalogue.reseller(name) or {}).get("spec"))).get("baseDomain")
+        if isinstance(base, str) and base:
+            found.setdefault(normal_host(base), f"the base domain of Reseller/{name}")
+    return found
+
+
+def _base_domain(catalogue: Catalogue, spec: dict[str, Any], config: Config | None) -> str | None:
+    """The base domain of the tenant's generated host (None while its reseller is unknown)."""
+    if spec.get("reseller"):
+        reseller = catalogue.reseller(str(spec["reseller"]))
+        if reseller is None:
+            return None
+        base = mapping(reseller.get("spec")).get("baseDomain")
+        if isinstance(base, str) and base:
+            return normal_host(base)
+    return normal_host(config.base_domain) if config is not None else UNKNOWN_BASE
+
+
+def wanted_hosts(
+    catalogue: Catalogue, tenant: dict[str, Any], config: Config | None, reserved: dict[str, str]
+) -> list[Wanted]:
+    """Every host the tenant asks for. A custom domain under a base domain holds nothing (it is
+    refused as DomainReserved), so that it can never take a subdomain from the tenant it names."""
+    spec = mapping(tenant.get("spec"))
+    status = mapping(tenant.get("status"))
+    name = str(mapping(tenant.get("metadata")).get("name", ""))
+    hosts: list[Wanted] = []
+    subdomain, base = subdomain_of(spec, name), _base_domain(catalogue, spec, config)
+    if subdomain and base is not None:
+        assigned = status.get("subdomain") == subdomain
+        hosts.append(Wanted(f"{subdomain}.{base}", "spec.domains.subdomain", False, assigned))
+    verified = {
+        normal_host(entry.get("host"))
+        for entry in sequence(status.get("domains"))
+        if isinstance(entry, dict) and entry.get("state") == "Verified"
+    }
+    seen: set[str] = set()
+    for index, raw in enumerate(sequence(mapping(spec.get("domains")).get("custom"))):
+        host = normal_host(raw)
+        if not host or host in seen or any(_covered(host, base) for base in reserved):
+            continue
+        seen.add(host)
+        hosts.append(Wanted(host, f"spec.domains.custom[{index}]", True, host in verified))
+    return hosts
+
+
+def _overlap(a: str, b: str) -> bool:
+    """The same host, or a wildcard and a host one label below it."""
+    if a == b:
+        return True
+    if a.startswith("*.") and not b.startswith("*."):
+        return b.partition(".")[2] == a[2:]
+    if b.startswith("*.") and not a.startswith("*."):
+        return a.partition(".")[2] == b[2:]
+    return False
+
+
+def _pair_bucket(a: str, b: str) -> tuple[str, str]:
+    """The bucket both of two overlapping hosts' tenants are in (for a tie in age)."""
+    wildcard = a if a.startswith("*.") else b if b.startswith("*.") else None
+    if wildcard is not None:
+        return ("Domain", wildcard)
+    return ("Host", a.partition(".")[0])
+
+
 def _age(catalogue: Catalogue, name: str) -> str:
     tenant = catalogue.tenant(name) or {}
     return str(mapping(tenant.get("metadata")).get("creationTimestamp") or "")
@@ -194,34 +346,78 @@ def _position(names: list[str], name: str) -> int:
     return names.index(name) if name in names else len(names)
 
 
-def _claim_rules(catalogue: Catalogue, name: str, spec: dict[str, Any]) -> Iterator[Violation]:
-    """A host belongs to one tenant only: the oldest claim wins, the others are refused."""
-    custom = [str(h) for h in sequence(mapping(spec.get("domains")).get("custom"))]
-    for claim in sorted(host_claims(spec, name)):
-        holders = [
-            h
-            for h in catalogue.referencing(*claim)
-            if h != name and not mapping((catalogue.tenant(h) or {}).get("metadata")).get("deletionTimestamp")
-        ]
-        if not holders:
-            continue
-        everyone = catalogue.referencing(*claim)
-        ranked = sorted([*holders, name], key=lambda h: (_age(catalogue, h), _position(everyone, h)))
-        if ranked[0] == name:
-            continue
-        owner = holders[0]
-        if claim[0] == "Host":
-            subdomain = claim[1].rpartition("@")[0]
+def _domain_rules(host: str, field: str, reserved: dict[str, str]) -> Iterator[Violation]:
+    for base, whose in reserved.items():
+        if _covered(host, base):
             yield Violation(
-                "spec.domains.subdomain",
-                "HostConflict",
-                f"subdomain {subdomain!r} is already used by Tenant/{owner}; choose another subdomain",
+                field,
+                "DomainReserved",
+                f"custom domain {host!r} is under {base} ({whose}), where Landlord gives out subdomains; "
+                f"remove it (a host there is given by spec.domains.subdomain)",
             )
-        else:
-            index = custom.index(claim[1]) if claim[1] in custom else 0
-            yield Violation(
-                f"spec.domains.custom[{index}]",
-                "DomainConflict",
-                f"custom domain {claim[1]!r} already belongs to Tenant/{owner}; a domain belongs to one tenant "
-                f"only: remove it here or from Tenant/{owner}",
-            )
+            return
+
+
+def _claim_rules(catalogue: Catalogue, tenant: dict[str, Any], config: Config | None) -> Iterator[Violation]:
+    """A host belongs to one tenant only. The one that holds it keeps it: a tenant whose status
+    records it (assigned subdomain, verified domain) before one whose does not, then the oldest
+    (document order offline), so that a newcomer never takes a host that is already served."""
+    name = str(mapping(tenant.get("metadata")).get("name", ""))
+    reserved = reserved_domains(catalogue, config)
+    for index, raw in enumerate(sequence(mapping(mapping(tenant.get("spec")).get("domains")).get("custom"))):
+        yield from _domain_rules(normal_host(raw), f"spec.domains.custom[{index}]", reserved)
+    mine = wanted_hosts(catalogue, tenant, config, reserved)
+    for wanted in mine:
+        holder = _earlier_holder(catalogue, name, wanted, config, reserved)
+        if holder is not None:
+            yield _conflict(wanted, *holder)
+
+
+def _earlier_holder(
+    catalogue: Catalogue, name: str, wanted: Wanted, config: Config | None, reserved: dict[str, str]
+) -> tuple[str, Wanted] | None:
+    """The tenant that holds a host this one wants (or one that overlaps it), if any."""
+    candidates = sorted({t for bucket in host_buckets(wanted.host) for t in catalogue.referencing(*bucket)} - {name})
+    best: tuple[tuple[bool, str, int], str, Wanted] | None = None
+    for other in candidates:
+        body = catalogue.tenant(other)
+        if body is None or mapping(body.get("metadata")).get("deletionTimestamp"):
+            continue
+        for theirs in wanted_hosts(catalogue, body, config, reserved):
+            if not _overlap(wanted.host, theirs.host):
+                continue
+            bucket = catalogue.referencing(*_pair_bucket(wanted.host, theirs.host))
+            key = (not theirs.assigned, _age(catalogue, other), _position(bucket, other))
+            mine = (not wanted.assigned, _age(catalogue, name), _position(bucket, name))
+            if key < mine and (best is None or key < best[0]):
+                best = (key, other, theirs)
+    return None if best is None else (best[1], best[2])
+
+
+def _conflict(wanted: Wanted, owner: str, theirs: Wanted) -> Violation:
+    if not wanted.custom:
+        subdomain = wanted.host.partition(".")[0]
+        what = f" as its custom domain {theirs.host!r}" if theirs.custom else ""
+        fix = (
+            "this tenant's subdomain was assigned and cannot change: remove the host from Tenant/" + owner
+            if wanted.assigned
+            else "choose another subdomain"
+        )
+        return Violation(
+            "spec.domains.subdomain",
+            "HostConflict",
+            f"subdomain {subdomain!r} (host {wanted.host}) is already used by Tenant/{owner}{what}; {fix}",
+        )
+    if wanted.host == theirs.host:
+        return Violation(
+            wanted.field,
+            "HostConflict",
+            f"custom domain {wanted.host!r} already belongs to Tenant/{owner}; a domain belongs to one tenant "
+            f"only: remove it here or from Tenant/{owner}",
+        )
+    return Violation(
+        wanted.field,
+        "HostConflict",
+        f"custom domain {wanted.host!r} overlaps {theirs.host!r} of Tenant/{owner} (a wildcard covers the hosts "
+        f"one label below it); a host belongs to one tenant only: remove it here or from Tenant/{owner}",
+    )

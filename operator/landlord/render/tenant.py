@@ -16,7 +16,17 @@ from .entitlements import ENTITLEMENTS, entitlements_document, render_entitlemen
 from .namespace import render_namespace
 from .network import render_network
 from .quota import QUOTA_KEYS, render_quota
-from .view import MANAGED_BY, PLAN_LABEL, TENANT_LABEL, TenantView, host_of, namespace_of, url_of
+from .view import (
+    MANAGED_BY,
+    PLAN_LABEL,
+    TENANT_LABEL,
+    TenantView,
+    host_of,
+    ingress_hosts,
+    namespace_of,
+    url_of,
+    verified_domains,
+)
 
 __all__ = [
     "ENTITLEMENTS",
@@ -28,10 +38,12 @@ __all__ = [
     "TenantView",
     "entitlements_document",
     "host_of",
+    "ingress_hosts",
     "namespace_of",
     "render",
     "render_by_component",
     "url_of",
+    "verified_domains",
 ]
 
 Renderer = Callable[[Config, TenantView], list[dict[str, Any]]]

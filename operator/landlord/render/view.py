@@ -6,7 +6,7 @@ by label, and is applied with server-side apply under one field manager. Pure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..api.composition import Entitlements
@@ -26,6 +26,23 @@ class TenantView:
     entitlements: Entitlements
     reseller: dict[str, Any] | None  # the Reseller object, when the tenant has one
     suspended: bool = False
+    plan: dict[str, Any] = field(default_factory=dict)  # the plan's spec: pod security, quota entries
+    verified_domains: tuple[str, ...] = ()  # custom domains whose ownership is proven: routable
+
+
+def verified_domains(spec: dict[str, Any], status: dict[str, Any]) -> tuple[str, ...]:
+    """Custom domains still in the spec whose status says `Verified`, sorted.
+
+    Both are needed: a domain removed from the spec is no longer the tenant's even while the
+    status still lists it, and a domain in the spec is not routed before it is proven.
+    """
+    wanted = {str(h) for h in ((spec.get("domains") or {}).get("custom") or [])}
+    proven = {
+        str(entry.get("host"))
+        for entry in status.get("domains") or []
+        if isinstance(entry, dict) and entry.get("state") == "Verified"
+    }
+    return tuple(sorted(wanted & proven))
 
 
 def namespace_of(config: Config, tenant: str) -> str:
@@ -41,6 +58,11 @@ def base_domain(config: Config, reseller: dict[str, Any] | None) -> str:
 def host_of(config: Config, tenant: TenantView) -> str:
     subdomain = (tenant.spec.get("domains") or {}).get("subdomain") or tenant.name
     return f"{subdomain}.{base_domain(config, tenant.reseller)}"
+
+
+def ingress_hosts(config: Config, tenant: TenantView) -> list[str]:
+    """Every host the tenant may route: its subdomain host and its verified custom domains."""
+    return sorted({host_of(config, tenant), *tenant.verified_domains})
 
 
 def url_of(config: Config, tenant: TenantView) -> str:

@@ -12,13 +12,13 @@ Everything is re-exported here: `from landlord.api.schemas import X` keeps worki
 from __future__ import annotations
 
 from .addon import ADDON_SPEC
-from .crds import AGE, NAME_RULE, all_crds, crd, crd_by_kind
+from .crds import AGE, NAME_RULE, all_crds, crd, crd_by_kind, name_rule, name_rule_message
 from .fragments import LIMIT_DESCRIPTIONS, branding, features, limit, limits, money, prices
 from .nodes import b, i, names, obj, rule, s
 from .plan import PLAN_SPEC
 from .reseller import RESELLER_SPEC
 from .status import CONDITION, EFFECTIVE, TENANT_STATUS, USAGE_STATUS
-from .tenant import SUBJECT, TENANT_SPEC
+from .tenant import SUBDOMAIN_RULE, SUBJECT, TENANT_SPEC
 from .vocabulary import (
     API_VERSION,
     COUNT_LIMITS,
@@ -29,6 +29,7 @@ from .vocabulary import (
     GROUP,
     HOSTNAME,
     LIMIT_KEYS,
+    POD_SECURITY_LEVELS,
     QUANTITY,
     VERSION,
 )
@@ -50,8 +51,10 @@ __all__ = [
     "LIMIT_KEYS",
     "NAME_RULE",
     "PLAN_SPEC",
+    "POD_SECURITY_LEVELS",
     "QUANTITY",
     "RESELLER_SPEC",
+    "SUBDOMAIN_RULE",
     "SUBJECT",
     "TENANT_SPEC",
     "TENANT_STATUS",
@@ -67,6 +70,8 @@ __all__ = [
     "limit",
     "limits",
     "money",
+    "name_rule",
+    "name_rule_message",
     "names",
     "obj",
     "prices",

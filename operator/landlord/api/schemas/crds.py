@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...config import DEFAULTS, NAMESPACE_NAME_MAX
 from .addon import ADDON_SPEC
 from .nodes import rule, s
 from .plan import PLAN_SPEC
 from .reseller import RESELLER_SPEC
 from .status import TENANT_STATUS, USAGE_STATUS
-from .tenant import TENANT_SPEC
+from .tenant import SUBDOMAIN_RULE, TENANT_SPEC
 from .vocabulary import GROUP, VERSION
+
+DEFAULT_PREFIX = str(DEFAULTS["namespacePrefix"])
 
 
 def crd(
@@ -75,15 +78,34 @@ def _col(name: str, path: str, kind: str = "string", priority: int = 0) -> dict[
 
 
 AGE = _col("Age", ".metadata.creationTimestamp", "date")
-NAME_RULE = rule(
-    "self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 61",
-    "the tenant name must be a DNS label (lower case letters, digits, '-') of at most 61 characters, "
-    "because its namespace is t-<name>",
-)
 
 
-def all_crds() -> list[dict[str, Any]]:
-    """The Plan, AddOn, Reseller and Tenant CRDs, in that order (as written to `crds/`)."""
+def name_rule_message(namespace_prefix: str = DEFAULT_PREFIX) -> str:
+    """What is wrong with a Tenant name that cannot make a namespace (the CRD and the operator alike)."""
+    return (
+        f"the tenant name must be a DNS label (lower case letters, digits, '-') of at most "
+        f"{NAMESPACE_NAME_MAX - len(namespace_prefix)} characters, because its namespace is {namespace_prefix}<name>"
+    )
+
+
+def name_rule(namespace_prefix: str = DEFAULT_PREFIX) -> dict[str, Any]:
+    """The Tenant name rule for a namespace prefix: `<prefix><name>` must fit in 63 characters."""
+    room = NAMESPACE_NAME_MAX - len(namespace_prefix)
+    return rule(
+        f"self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= {room}",
+        name_rule_message(namespace_prefix),
+    )
+
+
+NAME_RULE = name_rule()
+
+
+def all_crds(namespace_prefix: str = DEFAULT_PREFIX) -> list[dict[str, Any]]:
+    """The Plan, AddOn, Reseller and Tenant CRDs, in that order (as written to `crds/`).
+
+    `namespace_prefix`: the operator's `namespacePrefix`, whose length bounds a Tenant's name
+    (`landlord crds --config FILE`); `crds/` holds them for the default, `t-`.
+    """
     return [
         crd(
             "Plan",
@@ -141,11 +163,11 @@ def all_crds() -> list[dict[str, Any]]:
                 AGE,
             ],
             "A Landlord tenant: one customer subscription.",
-            [NAME_RULE],
+            [name_rule(namespace_prefix), SUBDOMAIN_RULE],
         ),
     ]
 
 
-def crd_by_kind() -> dict[str, dict[str, Any]]:
+def crd_by_kind(namespace_prefix: str = DEFAULT_PREFIX) -> dict[str, dict[str, Any]]:
     """The CRDs keyed by kind (Plan, AddOn, Reseller, Tenant)."""
-    return {c["spec"]["names"]["kind"]: c for c in all_crds()}
+    return {c["spec"]["names"]["kind"]: c for c in all_crds(namespace_prefix)}

@@ -2,8 +2,62 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .fragments import features, limits, money, prices
 from .nodes import b, i, names, obj, rule, s
+from .vocabulary import POD_SECURITY_LEVELS, QUANTITY
+
+
+def quantity(description: str) -> dict[str, Any]:
+    """A Kubernetes quantity (a whole number or a string such as 8Gi); omitted: no such entry."""
+    return {
+        "x-kubernetes-int-or-string": True,
+        "description": f"{description} A Kubernetes quantity such as 8Gi or 4.",
+        "x-kubernetes-validations": [
+            rule(
+                f"type(self) == int ? self >= 0 : self.matches('{QUANTITY}')",
+                "must be a Kubernetes quantity, e.g. 8Gi or 4",
+            )
+        ],
+    }
+
+
+def count(description: str, **extra: Any) -> dict[str, Any]:
+    return i(description, minimum=0, maximum=100000, **extra)
+
+
+# What isolates the tenant beyond its limits: read by render/namespace.py and render/quota.py.
+PLAN_QUOTA = obj(
+    "ResourceQuota entries beyond the limits. Unset entries take the operator configuration's "
+    "defaults (quota.ephemeralStorage, quota.objects).",
+    {
+        "limits": obj(
+            "Totals of the containers' limits (ResourceQuota limits.cpu, limits.memory); unset: no such entry. "
+            "Containers without limits get the LimitRange defaults.",
+            {
+                "cpu": quantity("Sum of CPU limits (ResourceQuota limits.cpu)."),
+                "memory": quantity("Sum of memory limits (ResourceQuota limits.memory)."),
+            },
+        ),
+        "ephemeralStorage": quantity("Ephemeral storage the pods may request in total (requests.ephemeral-storage)."),
+        "loadBalancers": count(
+            "Services of type LoadBalancer (services.loadbalancers). A LoadBalancer Service also takes "
+            "node ports unless it sets allocateLoadBalancerNodePorts: false.",
+            default=0,
+        ),
+        "nodePorts": count("Node ports, of NodePort and LoadBalancer Services (services.nodeports).", default=0),
+        "objects": obj(
+            "Object counts (ResourceQuota configmaps, secrets, services, persistentvolumeclaims).",
+            {
+                "configmaps": count("ConfigMaps."),
+                "secrets": count("Secrets."),
+                "services": count("Services."),
+                "persistentvolumeclaims": count("PersistentVolumeClaims."),
+            },
+        ),
+    },
+)
 
 PLAN_SPEC = obj(
     "A service plan: what a tenant gets and what it costs.",
@@ -103,6 +157,13 @@ PLAN_SPEC = obj(
             },
             required=["currency", "prices"],
         ),
+        "podSecurity": s(
+            "Pod Security Admission level enforced, audited and warned in the tenant namespace: restricted "
+            "(the default), baseline, or privileged (no restriction: host access; trusted tenants only).",
+            enum=list(POD_SECURITY_LEVELS),
+            default="restricted",
+        ),
+        "quota": PLAN_QUOTA,
         "upgradesTo": names("Plans a tenant may upgrade to."),
         "downgradesTo": names("Plans a tenant may downgrade to."),
     },

@@ -61,7 +61,18 @@ TENANT_STATUS = obj(
         "reason": s("Why the tenant is in its phase (e.g. Expired, Manual, PlanRetired)."),
         "message": s("What is wrong and what to do, when something is."),
         "observedGeneration": i("The generation last reconciled."),
-        "namespace": s("The tenant's namespace."),
+        "namespace": s("The tenant's namespace (only once Landlord created it for this tenant)."),
+        "namespaceUID": s(
+            "The uid of the namespace Landlord created for this Tenant: the only namespace it writes to, prunes "
+            "in or deletes. A namespace of the same name with another uid is never adopted (NamespaceConflict)."
+        ),
+        "namespaceClaim": s(
+            "While the namespace is being created: the SHA-256 of the one-time token put on it, so that a "
+            "restart between its creation and the uid's recording recognises it, and nothing else."
+        ),
+        "subdomain": s(
+            "The subdomain assigned to this tenant: it cannot change any more (spec.domains.subdomain must equal it)."
+        ),
         "url": s("The tenant's address."),
         "conditions": {
             "type": "array",

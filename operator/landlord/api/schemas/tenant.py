@@ -21,6 +21,20 @@ SUBJECT = obj(
     },
 )
 
+# On the whole Tenant (it reads metadata.name and status), so that removing spec.domains and
+# adding it again cannot change an assigned subdomain either; the operator holds the same rule.
+SUBDOMAIN_RULE = rule(
+    "!has(self.status) || !has(self.status.subdomain) || "
+    "(has(self.spec.domains) && has(self.spec.domains.subdomain) ? self.spec.domains.subdomain : self.metadata.name)"
+    " == self.status.subdomain",
+    "spec.domains.subdomain cannot change once assigned (status.subdomain); set it back to the assigned "
+    "subdomain, or create a new tenant for another subdomain",
+    messageExpression="'spec.domains.subdomain: the subdomain ' + self.status.subdomain + ' is assigned to this "
+    "tenant and cannot change (also not by removing spec.domains); set it back to ' + self.status.subdomain + "
+    "', or create a new tenant for another subdomain'",
+    fieldPath=".spec.domains.subdomain",
+)
+
 TENANT_SPEC = obj(
     "One customer subscription.",
     {
@@ -62,7 +76,8 @@ TENANT_SPEC = obj(
             "Where the tenant is reached.",
             {
                 "subdomain": s(
-                    "Label under the base domain; defaults to the tenant's name. Immutable once set.",
+                    "Label under the base domain; defaults to the tenant's name. Once the operator has assigned "
+                    "it (status.subdomain) it cannot change, also not by removing spec.domains and adding it again.",
                     pattern=DNS_LABEL,
                     maxLength=63,
                 ),
@@ -74,15 +89,7 @@ TENANT_SPEC = obj(
                     "items": {"type": "string", "pattern": HOSTNAME, "maxLength": 253},
                 },
             },
-        )
-        | {
-            "x-kubernetes-validations": [
-                rule(
-                    "!has(oldSelf.subdomain) || (has(self.subdomain) && self.subdomain == oldSelf.subdomain)",
-                    "domains.subdomain is immutable once set; create a new tenant to change it",
-                )
-            ]
-        },
+        ),
         "branding": branding("Overrides the reseller's branding defaults."),
         "overrides": obj(
             "Per-tenant values that win over the plan and add-ons.",

@@ -14,3 +14,4 @@ LIMIT_KEYS = ("cpu", "memory", "storage", "pods", "databases", "databaseStorage"
 COUNT_LIMITS = frozenset({"pods", "databases", "customDomains", "users"})
 CYCLES = ("Monthly", "Yearly")
 CUSTOMER_TYPES = ("Business", "Individual", "Charity", "Education")
+POD_SECURITY_LEVELS = ("restricted", "baseline", "privileged")
