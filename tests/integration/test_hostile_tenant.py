@@ -2,11 +2,10 @@
 
 The operator runs against the API server with the owners' ClusterRoles and the admission
 policies installed (tests/integration/conftest.py installs what `kubectl apply -f crds/` does).
-Each refusal comes from RBAC (403 Forbidden, "cannot ...") or from a ValidatingAdmissionPolicy
-(denied request, naming the policy). What the emulator does not implement is said where it
-matters: ResourceQuota admission (NodePort and LoadBalancer Services are held at 0 by the quota)
-and Pod Security Admission; those two checks run against a real cluster only
-(LANDLORD_TEST_KUBECONFIG).
+Each refusal comes from RBAC (403 Forbidden, "cannot ..."), from a ValidatingAdmissionPolicy
+(denied request, naming the policy), from Pod Security Admission (the namespace enforces
+restricted) or from ResourceQuota admission (NodePort and LoadBalancer Services are held at 0
+by the quota), on the emulator as on a real cluster (LANDLORD_TEST_KUBECONFIG).
 """
 
 from __future__ import annotations
@@ -248,11 +247,18 @@ async def test_suspension_leaves_the_owner_read_only(env: Env, owner: KubeClient
     await eventually(writable, timeout=30)
 
 
-@pytest.mark.skipif(not REAL, reason="the emulator implements no ResourceQuota admission: a real cluster refuses these")
 async def test_node_ports_and_load_balancers_are_held_at_zero_by_the_quota(env: Env, owner: KubeClient) -> None:
+    """Each port of a NodePort or LoadBalancer Service takes a node port (the default
+    allocateLoadBalancerNodePorts), and a LoadBalancer one load balancer: both at 0."""
+    requested = {"NodePort": "services.nodeports=1", "LoadBalancer": "services.loadbalancers=1,services.nodeports=1"}
     for kind in ("NodePort", "LoadBalancer"):
-        error = await refused(owner.create(service(kind.lower(), type=kind)))
-        assert error.status == 403 and "exceeded quota" in error.body["message"]
+        name = kind.lower()
+        error = await refused(owner.create(service(name, type=kind)))
+        assert error.status == 403
+        assert error.body["message"].startswith(
+            f'services "{name}" is forbidden: exceeded quota: landlord-quota, requested: {requested[kind]}, '
+        ), error.body["message"]
+    await owner.create(service("clusterip"))  # what the quota leaves: a ClusterIP Service
 
 
 async def test_the_quota_holds_node_ports_and_load_balancers_at_zero(env: Env, owner: KubeClient) -> None:
@@ -261,7 +267,6 @@ async def test_the_quota_holds_node_ports_and_load_balancers_at_zero(env: Env, o
     assert quota["spec"]["hard"]["services.nodeports"] == "0" and quota["spec"]["hard"]["services.loadbalancers"] == "0"
 
 
-@pytest.mark.skipif(not REAL, reason="the emulator implements no Pod Security Admission: a real cluster refuses it")
 async def test_a_privileged_pod_is_refused_by_pod_security_admission(env: Env, owner: KubeClient) -> None:
     pod = {
         "apiVersion": "v1",
@@ -273,7 +278,9 @@ async def test_a_privileged_pod_is_refused_by_pod_security_admission(env: Env, o
         },
     }
     error = await refused(owner.create(pod))
-    assert error.status == 403 and "violates PodSecurity" in error.body["message"]
+    assert error.status == 403
+    assert error.body["message"].startswith('pods "root" is forbidden: violates PodSecurity "restricted:latest": ')
+    assert 'privileged (container "x" must not set securityContext.privileged=true)' in error.body["message"]
 
 
 async def test_the_namespace_enforces_the_restricted_pod_security_standard(env: Env, owner: KubeClient) -> None:

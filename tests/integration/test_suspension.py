@@ -12,9 +12,20 @@ from tests.helpers import eventually
 from tests.integration.conftest import Env
 from tests.integration.test_tenancy import plan, tenant
 
+# Restricted-compliant: tenant namespaces enforce the restricted Pod Security Standard, which
+# refuses the bare Pod below otherwise (and warns of the workloads' templates).
 TEMPLATE = {
     "metadata": {"labels": {"app": "x"}},
-    "spec": {"containers": [{"name": "app", "image": "nginx"}]},
+    "spec": {
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [
+            {
+                "name": "app",
+                "image": "nginx",
+                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+            }
+        ],
+    },
 }
 
 

@@ -15,6 +15,9 @@ before storage, for dry runs too, and for system:masters too (as on a real serve
 
 Writes by the emulator's own controllers (namespace cleanup, garbage collection) are not
 admitted: a real cluster's controllers would retry a refused write forever.
+
+Pod Security Admission (`podsecurity`) runs first, as the PodSecurity plugin precedes the
+policies in the real server's validating admission chain.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from ..validation.cel_rules import FUNCTIONS
 from . import admission_checks, identity
 from .admission_checks import GROUP, POLICY_KIND, CompileError, compile_expression
 from .errors import ApiError
+from .podsecurity import PodSecurity
 from .registry import Registry
 from .resources import ResourceType
 
@@ -291,6 +295,7 @@ class Admission(Registry):
     def __init__(self, history: int = 100_000) -> None:
         super().__init__(history)
         self.admission_audit: deque[AuditRecord] = deque(maxlen=1000)
+        self.pod_security = PodSecurity()
         self._unadmitted = 0
 
     @contextlib.contextmanager
@@ -321,6 +326,8 @@ class Admission(Registry):
         warnings: list[str] | None = None,
     ) -> None:
         """Checks a write against the bound policies: raises the denial, appends Warn messages."""
+        if not self._unadmitted:  # PodSecurity first: validating plugins run before the policies
+            self.pod_security.admit(self.objects, rt, operation, namespace, name, obj, old, subresource, warnings)
         bindings = self.objects.get(BINDINGS)
         if not bindings or self._unadmitted:
             return  # the fast path: no binding, no policy can act

@@ -5,6 +5,8 @@ It is assembled from one layer per concern, each in its own module:
 - `store.ObjectStore`: objects, the global resourceVersion, watch history and fan-out;
 - `registry.Registry`: the served types, CRD registration;
 - `writes.Writes`: create, update, patch, server-side apply (metadata checks in `metadata`);
+- `limitranger.LimitRanger` and `quota.ResourceQuotas`: LimitRange defaults and limits, ResourceQuota
+  admission and the quota controller keeping `status.used` (called by the write path);
 - `lifecycle.Lifecycle`: DELETE, finalizers, namespace termination, garbage collection;
 - `scale.Scaling`: the `scale` subresource of the workload kinds;
 - `rbac.Rbac`: the bootstrap RBAC objects, review types and ClusterRole aggregation.

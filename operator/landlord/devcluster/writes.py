@@ -17,11 +17,12 @@ from typing import Any
 
 from ..validation import MISSING, FieldError, validate_custom_resource
 from . import admission_checks, errors
-from .admission import Admission
 from .errors import ApiError
+from .limitranger import LimitRanger
 from .managed_fields import apply, now_rfc3339, record_update
 from .metadata import NAMESPACE_FINALIZER, SYSTEM_METADATA, validate_metadata
 from .patches import json_patch, merge_patch, strategic_merge_patch
+from .quota import ResourceQuotas
 from .registry import validate_crd
 from .resources import ResourceType
 from .store import Key
@@ -39,7 +40,7 @@ class WriteResult:
     created: bool = False
 
 
-class Writes(Admission):
+class Writes(ResourceQuotas, LimitRanger):
     """Create, update, patch and apply, on top of admission, the registry and the object store."""
 
     def _validate(
@@ -120,6 +121,7 @@ class Writes(Admission):
         if rt.has_status and rt.kind != "CustomResourceDefinition":
             obj.pop("status", None)
         stored, warnings = self._validate(rt, obj, None, field_validation)
+        self._limit_ranger(rt, "CREATE", namespace, stored, None, "")  # mutating admission
         name = stored["metadata"]["name"]
         key = self._key(rt, namespace, name)
         if key in self._store(rt):
@@ -133,6 +135,7 @@ class Writes(Admission):
         self._policy_status(rt, stored)
         record_update(self.field_model(rt), None, stored, manager, rt.api_version)
         self._admit(rt, "CREATE", namespace, requested_name, stored, None, "", dry_run, manager, warnings=warnings)
+        self._admit_quota(rt, "CREATE", namespace, stored, None, "")  # the last admission step
         if dry_run:
             return WriteResult(self.present(rt, stored), warnings, True)
         smeta["resourceVersion"] = self._next_rv()
@@ -390,6 +393,7 @@ class Writes(Admission):
             if subresource != "status":
                 new["status"] = copy.deepcopy(old.get("status", {}))
         stored, warnings = self._validate(rt, new, old, field_validation)
+        self._limit_ranger(rt, "UPDATE", key[0], stored, old, subresource)  # mutating admission
         if rt.kind == "CustomResourceDefinition" and subresource != "status":
             self._restate_crd(old, stored)
         if managed_fields is not None:
@@ -403,6 +407,7 @@ class Writes(Admission):
             self._policy_status(rt, stored)
         # Admission sees every update, even one that changes nothing (as the real registry runs it).
         self._admit(rt, "UPDATE", key[0], key[1], stored, old, subresource, dry_run, manager, warnings=warnings)
+        self._admit_quota(rt, "UPDATE", key[0], stored, old, subresource)  # the last admission step
         if same:
             return WriteResult(self.present(rt, old), warnings)
         if dry_run:
