@@ -225,10 +225,11 @@ async def install_cluster_objects(client: KubeClient, operator_usernames: list[s
     return skipped
 
 
-async def install(client: KubeClient, root: Path) -> int:
-    """Installs the CRDs, the owners' roles and the admission policies (the playground's identity
-    is the operator's), and applies every landlord.dev document under plans/, addons/, examples/."""
-    for crd in all_crds():
+async def install(client: KubeClient, root: Path, namespace_prefix: str = "t-") -> int:
+    """Installs the CRDs (the Tenant name rule for the configured prefix), the owners' roles and
+    the admission policies (the playground's identity is the operator's), and applies every
+    landlord.dev document under plans/, addons/, examples/."""
+    for crd in all_crds(namespace_prefix):
         await client.apply(crd)
     await install_cluster_objects(client, [ADMIN.username])
     count = 0
@@ -317,7 +318,7 @@ async def _serve(
     client = KubeClient(kopf.ConnectionInfo(server=cluster.url, insecure=True), user_agent=PLAYGROUND_MANAGER)
     operator = OperatorThread(db.config, login=lambda: kopf.ConnectionInfo(server=cluster.url, insecure=True))
     try:
-        applied = await install(client, root)
+        applied = await install(client, root, db.config.namespace_prefix)
         if db.secret is not None:  # before the operator starts: its database provider reads it
             namespace = {
                 "apiVersion": "v1",

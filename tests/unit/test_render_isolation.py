@@ -205,3 +205,10 @@ def test_every_rendered_object_passes_the_kubernetes_schemas(suspend: bool) -> N
     quota = {"limits": {"cpu": "8", "memory": "16Gi"}, "loadBalancers": 1, "nodePorts": 1}
     for obj in desired(plan(podSecurity="baseline", quota=quota), config, suspend=suspend).objects():
         kubernetes_validate.validate(obj, "1.30", strict=True)
+
+
+def test_a_suspended_tenant_can_start_no_pod() -> None:
+    active = child(desired(), "ResourceQuota")["spec"]["hard"]
+    suspended = child(desired(suspend=True), "ResourceQuota")["spec"]["hard"]
+    assert active["pods"] != "0" and suspended["pods"] == "0"
+    assert {k: v for k, v in suspended.items() if k != "pods"} == {k: v for k, v in active.items() if k != "pods"}

@@ -2,7 +2,8 @@
 
 Besides the effective limits, the quota holds what keeps one tenant from hurting the others or
 the platform: ephemeral storage, object counts, and no LoadBalancer or NodePort Services unless
-the plan's `spec.quota` allows them (both default to 0). Totals of container limits
+the plan's `spec.quota` allows them (both default to 0), and no new pods while the tenant is
+suspended (existing ones are stopped by the suspension, not by the quota). Totals of container limits
 (`limits.cpu`, `limits.memory`) appear only when the plan sets them.
 """
 
@@ -53,6 +54,8 @@ def quota_hard(config: Config, tenant: TenantView) -> dict[str, str]:
         hard[key] = str(objects.get(key, defaults.objects[key]))
     hard["services.loadbalancers"] = str(plan_quota.get("loadBalancers", 0))
     hard["services.nodeports"] = str(plan_quota.get("nodePorts", 0))
+    if tenant.suspended:
+        hard["pods"] = "0"  # no new pod while suspended: what runs was stopped, nothing starts again
     return hard
 
 
