@@ -28,6 +28,11 @@ tools: setup
 			"for the database tests and the playground..." && \
 		apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null)
+	@command -v promtool >/dev/null 2>&1 || \
+		(echo "landlord tools: installing Prometheus and promtool (Debian package prometheus, server binaries only)" \
+			"with apt-get, for the alert rule tests..." && \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
 	$(BIN)/python tests/tools.py
 
 lint: setup

@@ -239,6 +239,59 @@ def _render(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _invoice_preview(args: argparse.Namespace) -> int:
+    from .billing.preview import Request, run
+
+    request = Request(
+        tenant=args.tenant,
+        catalogs=args.catalog or [],
+        period=args.period,
+        usage=args.usage,
+        config=args.config,
+        output=args.output,
+        name=args.name,
+    )
+    return run(request, sys.stdout, sys.stderr)
+
+
+def _add_invoice(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    invoice = commands.add_parser("invoice", help="invoices, offline", description="Invoices, offline.")
+    actions = invoice.add_subparsers(dest="action", required=True)
+    preview = actions.add_parser(
+        "preview",
+        help="print the invoice the billing engine would write for a tenant and period",
+        description="Print the invoice the billing engine would write for one tenant and one period, from files "
+        "alone: the Tenant (metadata.creationTimestamp, status.planHistory, status.addOnHistory and "
+        "status.trialEndsAt are read when present), the catalogue, the usage and the operator configuration "
+        "(its billing section). Problems are one `path:line: field: problem` line each (exit 1). See "
+        "docs/billing.md.",
+    )
+    preview.add_argument("--tenant", required=True, metavar="FILE", help="file holding the Tenant")
+    preview.add_argument(
+        "--name", metavar="NAME", help="the Tenant to bill when the file holds several (e.g. a reseller's file)"
+    )
+    preview.add_argument(
+        "--catalog",
+        action="append",
+        metavar="PATH",
+        help="file or folder with Plans, AddOns, Resellers (repeatable); those in the tenant file count too",
+    )
+    preview.add_argument(
+        "--period", required=True, metavar="P", help="YYYY-MM for tenants billed Monthly, YYYY for Yearly"
+    )
+    preview.add_argument(
+        "--usage",
+        metavar="FILE",
+        help="usage in the period: {meters: {traffic: 130Gi}, seats: {crm: 14}} or seats: {total: N}; "
+        "absent keys (or no file) mean no usage",
+    )
+    preview.add_argument(
+        "--config", metavar="FILE", help="operator configuration with a billing section (default: $LANDLORD_CONFIG)"
+    )
+    preview.add_argument("--output", choices=["table", "json"], default="table")
+    preview.set_defaults(func=_invoice_preview)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="landlord", description="GitOps tenant provisioner for Kubernetes.")
     parser.add_argument("--version", action="version", version=f"landlord {__version__}")
@@ -308,6 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="render as of this time, e.g. 2025-01-31T12:00:00Z (default: now; for expiresAt and reproducible output)",
     )
     render.set_defaults(func=_render)
+
+    _add_invoice(commands)
 
     crds = commands.add_parser(
         "crds", help="print or write the CustomResourceDefinitions, the owners' ClusterRoles and admission policies"

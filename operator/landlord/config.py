@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 import ipaddress
 import os
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,19 @@ DEFAULTS: dict[str, Any] = {
     },
     "quota": {
         "ephemeralStorage": "10Gi",
-        "objects": {"configmaps": 100, "secrets": 100, "services": 20, "persistentvolumeclaims": 20},
+        "objects": {
+            "configmaps": 100,
+            "secrets": 100,
+            "services": 20,
+            "persistentvolumeclaims": 20,
+            # Workload counts: they also bound what a suspension records (controller/workloads.py).
+            "count/deployments.apps": 100,
+            "count/statefulsets.apps": 50,
+            "count/replicasets.apps": 500,  # (a Deployment keeps up to 10 old ReplicaSets)
+            "count/daemonsets.apps": 20,
+            "count/jobs.batch": 200,
+            "count/cronjobs.batch": 50,
+        },
     },
     "ownerClusterRole": "landlord-tenant-owner",
     "viewerClusterRole": "landlord-tenant-viewer",
@@ -50,7 +64,8 @@ DEFAULTS: dict[str, Any] = {
     "dns": {"provider": None},
     "backups": {"provider": None},
     "metricsSource": {"provider": None},
-    "billing": {"anniversary": False, "sellerCountry": None, "taxRates": {}},
+    # Invoices (landlord invoice preview, the billing sidecar): validated by _billing_problems.
+    "billing": {"anniversary": False, "seller": {}, "taxRates": {}, "coupons": {}, "dueDays": 30},
     "metrics": {"port": 8081},
 }
 
@@ -63,6 +78,16 @@ _RESOURCES = {
 _CIDRS = {"type": "array", "items": {"type": "string"}}
 # ResourceQuota object counts Landlord sets (a plan's spec.quota.objects overrides each).
 OBJECT_COUNTS = ("configmaps", "secrets", "services", "persistentvolumeclaims")
+# Workload object counts (operator configuration `quota.objects` only; a plan's spec.quota.objects
+# that names one overrides it).
+WORKLOAD_COUNTS = (
+    "count/deployments.apps",
+    "count/statefulsets.apps",
+    "count/replicasets.apps",
+    "count/daemonsets.apps",
+    "count/jobs.batch",
+    "count/cronjobs.batch",
+)
 # A capability section: `provider` plus that provider's own keys (checked by landlord.providers).
 _CAPABILITY = {"type": "object", "properties": {"provider": {"type": ["string", "null"]}}}
 SCHEMA: dict[str, Any] = {
@@ -101,7 +126,9 @@ SCHEMA: dict[str, Any] = {
                 "objects": {
                     "type": "object",
                     "additionalProperties": False,
-                    "properties": {key: {"type": "integer", "minimum": 0} for key in OBJECT_COUNTS},
+                    "properties": {
+                        key: {"type": "integer", "minimum": 0} for key in (*OBJECT_COUNTS, *WORKLOAD_COUNTS)
+                    },
                 },
             },
         },
@@ -122,8 +149,22 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "anniversary": {"type": "boolean"},
-                "sellerCountry": {"type": ["string", "null"], "pattern": "^[A-Z]{2}$"},
-                "taxRates": {"type": "object", "additionalProperties": {"type": "string"}},
+                "sellerCountry": {"type": ["string", "null"]},  # before `seller`: read as seller.country
+                "seller": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {key: {"type": "string"} for key in ("name", "country", "taxId", "address")},
+                },
+                "taxRates": {"type": "object"},
+                "coupons": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {"percent": {}, "amount": {}, "currency": {"type": "string"}},
+                    },
+                },
+                "dueDays": {"type": "integer", "minimum": 0, "maximum": 365},
             },
         },
         "metrics": {
@@ -136,7 +177,15 @@ SCHEMA: dict[str, Any] = {
 
 
 class ConfigError(ValueError):
-    pass
+    """The configuration is refused; the message has one line per problem.
+
+    `fields` has the same problems as (key, message) pairs, e.g. ("billing.taxRates.FR", "..."),
+    for callers that point at the key's line in the file.
+    """
+
+    def __init__(self, message: str, fields: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 @dataclass(frozen=True)
@@ -167,6 +216,36 @@ class QuotaDefaults:
 class ContainerDefaults:
     request: dict[str, str]
     limit: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Seller:
+    """Who issues the invoices: printed on them, and its country decides the tax rules."""
+
+    name: str | None = None
+    country: str | None = None
+    tax_id: str | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class CouponSetting:
+    """A coupon code's value: a percent, or a fixed amount (in `currency` when given)."""
+
+    percent: Decimal | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class BillingSettings:
+    """The `billing` section, typed: decimals are exact, never floats."""
+
+    anniversary: bool
+    seller: Seller
+    tax_rates: dict[str, Decimal]
+    coupons: dict[str, CouponSetting]
+    due_days: int
 
 
 @dataclass(frozen=True)
@@ -237,6 +316,31 @@ class Config:
     def metrics_port(self) -> int:
         return int(self.raw["metrics"].get("port") or 0)
 
+    @property
+    def billing(self) -> BillingSettings:
+        section = self.raw["billing"]
+        seller = section.get("seller") or {}
+        coupons = {
+            code: CouponSetting(
+                _decimal(value["percent"]) if "percent" in value else None,
+                _decimal(value["amount"]) if "amount" in value else None,
+                value.get("currency"),
+            )
+            for code, value in (section.get("coupons") or {}).items()
+        }
+        return BillingSettings(
+            anniversary=bool(section.get("anniversary")),
+            seller=Seller(
+                seller.get("name"),
+                seller.get("country") or section.get("sellerCountry"),
+                seller.get("taxId"),
+                seller.get("address"),
+            ),
+            tax_rates={country: _decimal(rate) for country, rate in (section.get("taxRates") or {}).items()},
+            coupons=coupons,
+            due_days=int(section.get("dueDays", 30)),
+        )
+
     def capability(self, name: str) -> dict[str, Any]:
         """The raw section of a capability (`database`, `dns`, ...)."""
         return dict(self.raw.get(name) or {})
@@ -267,18 +371,101 @@ def parse(data: Any, source: str = "configuration") -> Config:
                 lines.append(f"{source}: {key}: {error.message}; known keys here: {known}")
             else:
                 lines.append(f"{source}: {key}: {error.message}")
-        raise ConfigError("\n".join(lines))
+        raise _refused(lines, source)
     merged = _merge(DEFAULTS, data)
     problems = _network_problems(merged["network"], source)
     if not is_quantity(merged["quota"]["ephemeralStorage"]):
         problems.append(f"{source}: quota.ephemeralStorage: must be a Kubernetes quantity such as 10Gi")
     problems.extend(_prefix_problems(str(merged["namespacePrefix"]), source))
+    problems.extend(f"{source}: {key}: {message}" for key, message in _billing_problems(merged["billing"]))
     if problems:
-        raise ConfigError("\n".join(problems))
+        raise _refused(problems, source)
     return Config(merged)
 
 
+def _refused(lines: list[str], source: str) -> ConfigError:
+    """One ConfigError for lines written as `source: key: message`."""
+    fields = tuple(
+        (key, message) for key, _, message in (line.removeprefix(f"{source}: ").partition(": ") for line in lines)
+    )
+    return ConfigError("\n".join(lines), fields)
+
+
 NAMESPACE_NAME_MAX = 63  # a namespace name is a DNS label (RFC 1123)
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_COUPON = re.compile(r"^[A-Z0-9-]{1,40}$")  # what a Tenant's spec.billing.coupon may hold
+_AMOUNT = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+
+
+def _decimal(value: Any) -> Decimal:
+    """A rate or amount already checked by _billing_problems."""
+    return Decimal(str(value)) if isinstance(value, int) else Decimal(value)
+
+
+def _number_problem(value: Any, what: str, example: str, maximum: int | None = None) -> str | None:
+    """Why `value` is not a decimal string (or whole number) of at most `maximum`, or None."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        kind = "a number with a fraction" if isinstance(value, float) else type(value).__name__
+        return f"{value!r} is {kind}; write the {what} as a decimal string, e.g. {example}"
+    if isinstance(value, str) and not _AMOUNT.match(value):
+        return f"{value!r} is not a decimal {what}; write it like {example}"
+    if maximum is not None and _decimal(value) > maximum:
+        return f"{value} is more than {maximum}; give a {what} between 0 and {maximum}"
+    if _decimal(value) < 0:
+        return f"{value} is negative; give a {what} of 0 or more"
+    return None
+
+
+def _billing_problems(billing: dict[str, Any]) -> list[tuple[str, str]]:
+    """Billing values the schema cannot word well: countries, rates, coupons (as (key, message))."""
+    problems: list[tuple[str, str]] = []
+    seller = billing.get("seller") or {}
+    country = seller.get("country")
+    if country is not None and not _COUNTRY.match(country):
+        problems.append(
+            ("billing.seller.country", f"{country!r} is not a country code; use two capital letters, e.g. FR")
+        )
+    legacy = billing.get("sellerCountry")
+    if legacy is not None and not _COUNTRY.match(legacy):
+        problems.append(("billing.sellerCountry", f"{legacy!r} is not a country code; use billing.seller.country: FR"))
+    elif legacy is not None and country is not None and legacy != country:
+        problems.append(
+            ("billing.sellerCountry", f"{legacy} differs from billing.seller.country {country}; remove sellerCountry")
+        )
+    for code, rate in (billing.get("taxRates") or {}).items():
+        key = f"billing.taxRates.{code}"
+        if not _COUNTRY.match(str(code)):
+            problems.append((key, f"{code!r} is not a country code; use two capital letters, e.g. FR"))
+            continue
+        problem = _number_problem(rate, "percent", '"20"', maximum=100)
+        if problem:
+            problems.append((key, problem))
+    for code, coupon in (billing.get("coupons") or {}).items():
+        key = f"billing.coupons.{code}"
+        if not _COUPON.match(str(code)):
+            problems.append(
+                (
+                    key,
+                    f"{code!r} cannot be a coupon code: a Tenant's spec.billing.coupon is capital letters, digits "
+                    "and '-'; rename it",
+                )
+            )
+        given = [field for field in ("percent", "amount") if field in coupon]
+        if len(given) != 1:
+            problems.append((key, 'give exactly one of percent (e.g. "10") or amount (e.g. "5.00")'))
+        if "percent" in coupon:
+            problem = _number_problem(coupon["percent"], "percent", '"10"', maximum=100)
+            if problem:
+                problems.append((f"{key}.percent", problem))
+        if "amount" in coupon:
+            problem = _number_problem(coupon["amount"], "amount", '"5.00"')
+            if problem:
+                problems.append((f"{key}.amount", problem))
+        currency = coupon.get("currency")
+        if currency is not None and not _CURRENCY.match(currency):
+            problems.append((f"{key}.currency", f"{currency!r} is not a currency code; use e.g. EUR"))
+    return problems
 
 
 def _prefix_problems(prefix: str, source: str) -> list[str]:

@@ -66,6 +66,7 @@ _ALL = (
     Kind("Event", "v1", "events", True),
     Kind("Deployment", "apps/v1", "deployments", True),
     Kind("ReplicaSet", "apps/v1", "replicasets", True),
+    Kind("ReplicationController", "v1", "replicationcontrollers", True),
     Kind("DaemonSet", "apps/v1", "daemonsets", True),
     Kind("CronJob", "batch/v1", "cronjobs", True),
     Kind("Job", "batch/v1", "jobs", True),
@@ -73,6 +74,7 @@ _ALL = (
     Kind("Cluster", "postgresql.cnpg.io/v1", "clusters", True),  # CloudNativePG, for database mode Cluster
     Kind("StatefulSet", "apps/v1", "statefulsets", True),
     Kind("Service", "v1", "services", True),
+    Kind("ServiceAccount", "v1", "serviceaccounts", True),
     Kind("Ingress", "networking.k8s.io/v1", "ingresses", True),
     # Cluster-wide objects every tenant relies on (render/cluster.py), installed with the CRDs.
     Kind("ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", False),

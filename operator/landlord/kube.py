@@ -170,12 +170,26 @@ class KubeClient:
         return result
 
     async def list(
-        self, kind: str, namespace: str | None = None, label_selector: str | None = None
+        self,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        page_size: int = 500,
+        most: int | None = None,
     ) -> list[dict[str, Any]]:
-        params = {"labelSelector": label_selector} if label_selector else None
-        payload = await self._checked(f"list {kind}", "GET", KINDS[kind].path(namespace), params=params)
-        items: list[dict[str, Any]] = payload.get("items", [])
-        return items
+        """Every object of a kind (in a namespace), read in pages of `page_size` (`limit` and
+        `continue`), so that no single answer holds a whole cluster; `most`: stop after that many."""
+        params = {"limit": str(page_size if most is None else min(page_size, most))}
+        if label_selector:
+            params["labelSelector"] = label_selector
+        items: list[dict[str, Any]] = []
+        while True:
+            payload = await self._checked(f"list {kind}", "GET", KINDS[kind].path(namespace), params=params)
+            items.extend(payload.get("items") or [])
+            token = (payload.get("metadata") or {}).get("continue")
+            if not token or (most is not None and len(items) >= most):
+                return items
+            params = {**params, "continue": token}
 
     async def apply(self, obj: dict[str, Any], force: bool = True) -> dict[str, Any]:
         meta = obj["metadata"]

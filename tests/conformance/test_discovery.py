@@ -103,3 +103,50 @@ async def test_crd_with_bad_cel_rule_is_refused(http: Http) -> None:
     assert status == 422
     assert "compilation failed" in body["message"]
     assert body["details"]["causes"][0]["field"].endswith("x-kubernetes-validations[0].rule")
+
+
+async def test_replication_controllers_hpas_and_endpointslices_are_served(http: Http) -> None:
+    """The kinds the default `admin`/`edit`/`view` roles grant (user-facing roles: core
+    ReplicationController, autoscaling/v2 HorizontalPodAutoscaler, discovery.k8s.io/v1
+    EndpointSlice) are served with their OpenAPI schemas, so `kubectl apply` can download them and
+    the server validates them."""
+    status, root = await http.get("/openapi/v3")
+    assert status == 200
+    for path in ("api/v1", "apis/autoscaling/v2", "apis/discovery.k8s.io/v1"):
+        assert path in root["paths"], path
+    for group_version, plural in [
+        ("api/v1", "replicationcontrollers"),
+        ("apis/autoscaling/v2", "horizontalpodautoscalers"),
+        ("apis/discovery.k8s.io/v1", "endpointslices"),
+    ]:
+        status, listing = await http.get(f"/{group_version}")
+        assert plural in [r["name"] for r in listing["resources"]], group_version
+    ns = "/namespaces/default"
+    rc = {
+        "metadata": {"name": "rc"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"app": "a"},
+            "template": {
+                "metadata": {"labels": {"app": "a"}},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+            },
+        },
+    }
+    assert (await http.post(f"/api/v1{ns}/replicationcontrollers", rc))[0] == 201
+    hpa = {
+        "metadata": {"name": "h"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d"},
+            "minReplicas": 1,
+            "maxReplicas": 3,
+        },
+    }
+    assert (await http.post(f"/apis/autoscaling/v2{ns}/horizontalpodautoscalers", hpa))[0] == 201
+    status, body = await http.post(
+        f"/apis/autoscaling/v2{ns}/horizontalpodautoscalers",
+        {"metadata": {"name": "bad"}, "spec": {"maxReplicas": "x"}},
+    )
+    assert (status, body["reason"]) == (422, "Invalid")
+    eps = {"metadata": {"name": "e"}, "addressType": "IPv4", "endpoints": [{"addresses": ["10.0.0.1"]}]}
+    assert (await http.post(f"/apis/discovery.k8s.io/v1{ns}/endpointslices", eps))[0] == 201

@@ -152,6 +152,29 @@ async def test_a_token_nobody_has_is_401(devcluster: DevCluster) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "header", ["", "Basic YWRtaW46YWRtaW4=", "Bearer", "Bearer ", "Bearer  landlord-dev", "Token x"]
+)
+async def test_a_malformed_authorization_header_is_not_the_admin(header: str) -> None:
+    """#anonymous-requests: only a request *without* credentials falls to the emulator's
+    no-credentials default (the admin). A header that is there but no authenticator accepts (empty,
+    another scheme, an empty bearer token, `Bearer` with two spaces) is handed by the real server
+    to the anonymous authenticator: 401 Unauthorized with anonymous auth off (and here, where the
+    no-credentials default is the admin), system:anonymous with it on."""
+    async with DevCluster() as cluster, aiohttp.ClientSession() as session:
+        http = Http(cluster.url, session)
+        assert (await http.get("/api/v1/namespaces"))[0] == 200  # no header: the documented default
+        status, body = await http.request("GET", "/api/v1/namespaces", headers={"Authorization": header})
+        assert (status, body["reason"]) == (401, "Unauthorized")
+    async with DevCluster(unauthenticated=ANONYMOUS) as cluster, aiohttp.ClientSession() as session:
+        headers = {"Authorization": header}
+        http = Http(cluster.url, session)
+        status, body = await http.request("POST", WHOAMI, {}, headers=headers)
+        assert status == 403  # system:anonymous may not create a SelfSubjectReview
+        assert 'User "system:anonymous"' in body["message"]
+        assert (await http.request("GET", "/version", headers=headers))[0] == 200
+
+
 async def test_anonymous_requests_as_the_real_default() -> None:
     """#anonymous-requests: with anonymous auth on (the default), a request without credentials is
     system:anonymous in system:unauthenticated; RBAC then lets it read only the public info
@@ -369,6 +392,30 @@ async def test_binding_scope(http: Http, login: Login) -> None:
     assert (await alice.get("/api/v1/namespaces/b/configmaps"))[0] == 200
     assert (await alice.get("/api/v1/configmaps"))[0] == 200
     assert (await alice.get("/api/v1/namespaces"))[0] == 200
+
+
+async def test_a_namespace_is_named_in_its_own_namespace(http: Http, login: Login) -> None:
+    """#review-your-request-attributes: the request-info parser reads `/api/v1/namespaces/NAME`
+    as resource `namespaces` in namespace NAME, so a 403 on one namespace says
+    `in the namespace "NAME"`, as real clusters word it (kubernetes/kubernetes#73510,
+    hashicorp/terraform#31620: `namespaces "x" is forbidden: User ... cannot get resource
+    "namespaces" in API group "" in the namespace "x"`); the list is `at the cluster scope`. So a
+    RoleBinding in NAME granting `get namespaces` lets one read namespace NAME itself."""
+    await make_namespace(http, "t-acme")
+    alice = await login("alice")
+    status, body = await alice.get("/api/v1/namespaces/t-acme")
+    assert forbidden_message(status, body) == (
+        'namespaces "t-acme" is forbidden: User "alice" cannot get resource "namespaces" in API group "" '
+        'in the namespace "t-acme"'
+    )
+    status, body = await alice.get("/api/v1/namespaces")
+    assert forbidden_message(status, body) == (
+        'namespaces is forbidden: User "alice" cannot list resource "namespaces" in API group "" at the cluster scope'
+    )
+    await make_role(http, "ns-getter", [rule([""], ["namespaces"], ["get"])])
+    await bind(http, "alice-ns", "ns-getter", [user_subject("alice")], "t-acme")
+    assert (await alice.get("/api/v1/namespaces/t-acme"))[0] == 200
+    assert (await alice.get("/api/v1/namespaces/default"))[0] == 403
 
 
 async def test_role_in_one_namespace_binds_there_only(http: Http, login: Login) -> None:

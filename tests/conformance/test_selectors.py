@@ -84,3 +84,29 @@ async def test_limit_and_continue(http: Http, labelled: None) -> None:
     token = page["metadata"]["continue"]
     _status, rest = await http.get(CMS, limit=3, **{"continue": token})
     assert [i["metadata"]["name"] for i in rest["items"]] == ["d"] and "continue" not in rest["metadata"]
+
+
+def test_label_selector_objects() -> None:
+    """labels/#resources-that-support-set-based-requirements: a LabelSelector object's
+    `matchLabels` and `matchExpressions` (In, NotIn, Exists, DoesNotExist) are ANDed, with the
+    same meaning as the string form; the empty selector matches everything. One implementation
+    serves list/watch, ValidatingAdmissionPolicy matching and ClusterRole aggregation."""
+    from landlord.devcluster.selectors import label_selector_matches, parse_label_selector
+
+    labels = {"env": "prod", "tier": "web"}
+    selector = {
+        "matchLabels": {"env": "prod"},
+        "matchExpressions": [
+            {"key": "tier", "operator": "In", "values": ["web", "api"]},
+            {"key": "legacy", "operator": "DoesNotExist"},
+        ],
+    }
+    assert label_selector_matches(selector, labels)
+    assert label_selector_matches(None, labels) and label_selector_matches({}, {})
+    assert not label_selector_matches({"matchLabels": {"env": "dev"}}, labels)
+    assert not label_selector_matches(
+        {"matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["prod"]}]}, labels
+    )
+    assert not label_selector_matches({"matchExpressions": [{"key": "team", "operator": "Exists"}]}, labels)
+    text = parse_label_selector("env=prod,tier in (web,api),!legacy")
+    assert all(r.matches(labels) for r in text)

@@ -261,3 +261,43 @@ async def test_secret_string_data_is_merged_into_data_and_never_returned(http: H
     applied = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"}, "stringData": {"port": "5432"}}
     status, result = await http.patch(f"{path}/creds", applied, kind="apply", fieldManager="tests", force="true")
     assert status == 200 and result["data"]["port"] == "NTQzMg==" and "stringData" not in result
+
+
+async def test_a_body_naming_another_namespace_is_refused(http: Http) -> None:
+    """An object is written to the namespace of its URL
+    (https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-uris): a POST or PUT
+    body naming another one is the real 400 `the namespace of the provided object does not match
+    the namespace sent on the request`; a patch or server-side apply whose object names another
+    one is the patch handler's 400 `the namespace of the object (X) does not match the namespace
+    on the URL (Y)`. Nothing is written to either namespace; an absent namespace is the URL's."""
+    assert (await http.post("/api/v1/namespaces", {"metadata": {"name": "victim"}}))[0] == 201
+    mismatch = "the namespace of the provided object does not match the namespace sent on the request"
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "victim"}}
+    status, body = await http.post(CMS, cm)
+    assert (status, body["reason"], body["message"]) == (400, "BadRequest", mismatch)
+    status, stored = await http.post(CMS, {"metadata": {"name": "c"}, "data": {"a": "1"}})
+    assert status == 201
+    stored["metadata"]["namespace"] = "victim"
+    status, body = await http.put(f"{CMS}/c", stored)
+    assert (status, body["message"]) == (400, mismatch)
+    on_url = "the namespace of the object (victim) does not match the namespace on the URL (default)"
+    for kind, patch in [
+        ("merge", {"metadata": {"namespace": "victim"}}),
+        ("strategic", {"metadata": {"namespace": "victim"}}),
+        ("json", [{"op": "replace", "path": "/metadata/namespace", "value": "victim"}]),
+    ]:
+        status, body = await http.patch(f"{CMS}/c", patch, kind)
+        assert (status, body["message"]) == (400, on_url), kind
+    for name in ("c", "new"):  # apply to an existing object, and apply creating one
+        status, body = await http.patch(
+            f"{CMS}/{name}", {**cm, "metadata": {**cm["metadata"], "name": name}}, "apply", fieldManager="m"
+        )
+        assert (status, body["message"]) == (400, on_url), name
+    assert (await http.get("/api/v1/namespaces/victim/configmaps/c"))[0] == 404
+    assert (await http.get("/api/v1/namespaces/victim/configmaps/new"))[0] == 404
+    assert (await http.get(f"{CMS}/new"))[0] == 404
+    status, body = await http.patch(
+        f"{CMS}/c", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}, "apply", fieldManager="m"
+    )
+    assert status == 200, body
+    assert body["metadata"]["namespace"] == "default"

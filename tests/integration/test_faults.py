@@ -30,7 +30,9 @@ from landlord.api.schemas import all_crds
 from landlord.config import parse
 from landlord.devcluster import DevCluster
 from landlord.documents import Document
+from landlord.devcluster.identity import ADMIN
 from landlord.kube import KubeClient
+from landlord.playground import install_cluster_objects
 from landlord.render.offline import render_tenant
 from tests.helpers import eventually
 from tests.integration.conftest import REAL
@@ -123,6 +125,7 @@ async def cluster(tmp_path: Path) -> AsyncIterator[tuple[DevCluster, KubeClient,
         client = KubeClient(kopf.ConnectionInfo(server=devcluster.url), user_agent="landlord-test")
         for crd in all_crds():
             await client.apply(crd)
+        await install_cluster_objects(client, [ADMIN.username])  # as `kubectl apply -f crds/` does
         operator = Operator(kubeconfig, config, tmp_path / "operator.log")
         operator.metrics = f"http://127.0.0.1:{metrics}/metrics"
         try:

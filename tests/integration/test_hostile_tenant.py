@@ -17,7 +17,15 @@ import kopf
 import pytest
 
 from landlord.kube import KubeClient, KubeError
-from landlord.render.cluster import INGRESS_POLICY, MANAGED_POLICY, SERVICES_POLICY
+from landlord.render.cluster import (
+    FROZEN_POLICY,
+    INGRESS_POLICY,
+    MANAGED_POLICY,
+    ROLEBINDINGS_POLICY,
+    SERVICES_POLICY,
+    VOLUMES_POLICY,
+)
+from landlord.render.namespace import SUSPENDED_LABEL
 from tests.helpers import eventually
 from tests.integration.conftest import REAL, Env
 from tests.integration.test_tenancy import plan, tenant
@@ -110,14 +118,25 @@ def ingress(name: str, host: str) -> dict[str, Any]:
     }
 
 
-def binding(name: str, role: str, kind: str = "ClusterRole") -> dict[str, Any]:
+def binding(
+    name: str, role: str, kind: str = "ClusterRole", subjects: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "RoleBinding",
         "metadata": {"name": name, "namespace": NS},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "mallory@example.com"}],
+        "subjects": subjects
+        or [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "mallory@example.com"}],
     }
+
+
+def user(name: str) -> dict[str, str]:
+    return {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": name}
+
+
+def group(name: str) -> dict[str, str]:
+    return {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": name}
 
 
 async def test_the_owner_runs_its_application(env: Env, owner: KubeClient) -> None:
@@ -287,3 +306,124 @@ async def test_the_namespace_enforces_the_restricted_pod_security_standard(env: 
     namespace = await env.get("Namespace", NS)
     assert namespace is not None
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+async def test_a_backdoor_binding_keeps_no_write_rights_while_suspended(env: Env, owner: KubeClient) -> None:
+    """Suspension swaps only Landlord's binding; what the owner bound itself (to itself, or to a
+    ServiceAccount whose token it keeps) is held by `landlord-frozen-namespaces` instead."""
+    await owner.create(config_map("before"))
+    await owner.create({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "bot", "namespace": NS}})
+    await owner.create(binding("backdoor", "landlord-tenant-owner", subjects=[user(OWNER)]))
+    bot_subject = {"kind": "ServiceAccount", "name": "bot", "namespace": NS}
+    await owner.create(binding("bot", "landlord-tenant-owner", subjects=[bot_subject]))
+    await env.apply(tenant("acme", suspend=True))
+    await env.wait_phase("acme", "Suspended")
+
+    async def labelled() -> bool:
+        namespace = await env.get("Namespace", NS)
+        return (namespace or {}).get("metadata", {}).get("labels", {}).get(SUSPENDED_LABEL) == "true"
+
+    await eventually(labelled, timeout=30)
+    bot = acting_as(env, f"system:serviceaccount:{NS}:bot", "system:serviceaccounts")
+    try:
+        for client in (owner, bot):
+            error = await refused(client.create(config_map("during")))
+            assert by_policy(error, FROZEN_POLICY), error.body
+            assert "belongs to a suspended tenant" in error.body["message"]
+            assert by_policy(
+                await refused(client.patch("ConfigMap", "before", {"data": {"k": "x"}}, NS)), FROZEN_POLICY
+            )
+            assert by_policy(await refused(client.create(binding("more", "landlord-tenant-viewer"))), FROZEN_POLICY)
+        # Deletions stay allowed: the tenant may clean up.
+        await bot.delete("ConfigMap", "before", NS)
+        await owner.delete("RoleBinding", "bot", NS)
+    finally:
+        await bot.close()
+    await env.apply(tenant("acme", suspend=False))
+    await env.wait_phase("acme", "Active")
+
+    async def writable() -> bool:
+        try:
+            await owner.create(config_map("after"))
+        except KubeError:
+            return False
+        return True
+
+    await eventually(writable, timeout=30)
+
+
+async def test_removing_the_tenant_label_does_not_free_the_namespace(env: Env, owner: KubeClient) -> None:
+    """For a Namespace's update a namespaceSelector reads the new labels: the namespaces binding
+    selects by the object's labels, old or new, so even a cluster admin cannot unlabel it."""
+    admin = acting_as(env, "platform-admin@example.com", "system:masters")
+    try:
+        unlabel = {"metadata": {"labels": {"landlord.dev/tenant": None, "app.kubernetes.io/managed-by": None}}}
+        assert by_policy(await refused(admin.patch("Namespace", NS, unlabel)), MANAGED_POLICY)
+        assert by_policy(await refused(admin.delete("Namespace", NS)), MANAGED_POLICY)
+        # Cluster-scoped objects carrying the tenant label (a ClusterRole here; a Tenant, a
+        # PersistentVolume) are not the operator's alone.
+        role = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "acme-auditor", "labels": {"landlord.dev/tenant": "acme"}},
+            "rules": [],
+        }
+        roles = "/apis/rbac.authorization.k8s.io/v1/clusterroles"
+        status, body = await admin.request("POST", roles, role)
+        assert status == 201, body
+        status, body = await admin.request("DELETE", f"{roles}/acme-auditor")
+        assert status == 200, body
+    finally:
+        await admin.close()
+    namespace = await env.get("Namespace", NS)
+    assert namespace is not None and namespace["metadata"]["labels"]["landlord.dev/tenant"] == "acme"
+
+
+async def test_ingress_nginx_annotations_outside_the_safe_list_are_refused(env: Env, owner: KubeClient) -> None:
+    for annotation in ("auth-url", "mirror-target", "upstream-vhost", "server-snippet"):
+        risky = ingress(annotation, "acme.apps.example.com")
+        risky["metadata"]["annotations"] = {f"nginx.ingress.kubernetes.io/{annotation}": "http://10.0.0.1/"}
+        error = await refused(owner.create(risky))
+        assert by_policy(error, INGRESS_POLICY) and annotation in error.body["message"], error.body
+    safe = ingress("web", "acme.apps.example.com")
+    safe["metadata"]["annotations"] = {
+        "nginx.ingress.kubernetes.io/proxy-body-size": "8m",
+        "nginx.ingress.kubernetes.io/cors-allow-origin": "https://acme.example",
+    }
+    await owner.create(safe)
+    sneak = {"metadata": {"annotations": {"nginx.ingress.kubernetes.io/auth-url": "http://10.0.0.1/"}}}
+    assert by_policy(await refused(owner.patch("Ingress", "web", sneak, NS)), INGRESS_POLICY)
+
+
+async def test_a_claim_cannot_name_another_tenants_volume(env: Env, owner: KubeClient) -> None:
+    """A claim naming a PersistentVolume would bind it, another tenant's data included (the
+    client speaks no PersistentVolumeClaim: raw requests)."""
+    claims = f"/api/v1/namespaces/{NS}/persistentvolumeclaims"
+    spec = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+
+    def claim(name: str, **extra: Any) -> dict[str, Any]:
+        meta = {"name": name, "namespace": NS}
+        return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta, "spec": {**spec, **extra}}
+
+    status, body = await owner.request("POST", claims, claim("stolen", volumeName="pv-bakery"))
+    assert by_policy(KubeError(status, body, "claim"), VOLUMES_POLICY) and "pv-bakery" in body["message"], body
+    status, body = await owner.request("POST", claims, claim("data"))
+    assert status == 201, body
+    patch = {"spec": {"volumeName": "pv-bakery"}}
+    status, body = await owner.request("PATCH", f"{claims}/data", patch, "application/merge-patch+json")
+    assert by_policy(KubeError(status, body, "claim"), VOLUMES_POLICY), body
+
+
+async def test_a_role_binding_cannot_open_the_namespace_to_everyone(env: Env, owner: KubeClient) -> None:
+    for name, subject in (
+        ("everyone", group("system:authenticated")),
+        ("anonymous", group("system:unauthenticated")),
+        ("all-service-accounts", group("system:serviceaccounts")),
+        ("neighbour", {"kind": "ServiceAccount", "name": "default", "namespace": "t-bakery"}),
+        ("neighbour-user", user("system:serviceaccount:t-bakery:default")),
+    ):
+        error = await refused(owner.create(binding(name, "landlord-tenant-viewer", subjects=[subject])))
+        assert by_policy(error, ROLEBINDINGS_POLICY), (name, error.body)
+    await owner.create(binding("colleague", "landlord-tenant-viewer", subjects=[user("bob@example.com")]))
+    more = {"subjects": [user("bob@example.com"), group("system:authenticated")]}
+    assert by_policy(await refused(owner.patch("RoleBinding", "colleague", more, NS)), ROLEBINDINGS_POLICY)

@@ -32,8 +32,11 @@ async def start(env: Env, drift: float = DRIFT) -> None:
     await env.start_operator()
 
 
-async def provisioned(env: Env, *names: str) -> None:
-    await env.apply(plan())
+async def provisioned(env: Env, *names: str, configmaps: int | None = None) -> None:
+    body = plan()
+    if configmaps is not None:  # room in the quota for what a test creates in the namespace
+        body["spec"]["quota"] = {"objects": {"configmaps": configmaps}}
+    await env.apply(body)
     if env.operator is None:
         await start(env)
     for name in names:
@@ -195,7 +198,7 @@ async def test_the_first_pass_after_a_restart_waits_for_the_indexes_and_writes_n
 
 async def test_objects_a_tenant_labels_as_landlords_are_not_indexed(env: Env) -> None:
     count = 500
-    await provisioned(env, "host")
+    await provisioned(env, "host", configmaps=2 * count + 10)
     labels = {"landlord.dev/tenant": "host", "landlord.dev/plan": "basic", "app.kubernetes.io/managed-by": "landlord"}
     semaphore = asyncio.Semaphore(16)
 

@@ -119,3 +119,30 @@ async def test_activation_keys_on_the_record_not_on_the_phase(env: Env) -> None:
         return (await env.get("Deployment", "web", "t-hold"))["spec"]["replicas"] == 3
 
     await eventually(restored, timeout=10)
+
+
+async def test_a_daemonset_with_its_own_node_selector_is_stopped_once_and_restored_exactly(env: Env) -> None:
+    await env.apply(plan())
+    await env.start_operator()
+    await env.apply(tenant("hold"))
+    await env.wait_phase("hold", "Active")
+    agent = workload("DaemonSet", "agent")
+    agent["spec"]["template"] = {**TEMPLATE, "spec": {**TEMPLATE["spec"], "nodeSelector": {"disk": "ssd"}}}
+    await env.apply(agent)
+    await env.apply(tenant("hold", suspend=True))
+    await env.wait_phase("hold", "Suspended")
+    await env.quiet()
+    stopped = await env.get("DaemonSet", "agent", "t-hold")
+    assert stopped["spec"]["template"]["spec"]["nodeSelector"] == {"disk": "ssd", "landlord.dev/suspended": "true"}
+    await env.apply(tenant("hold", suspend=True, branding={"productName": "x"}))  # a reconcile
+    await env.quiet()
+    again = await env.get("DaemonSet", "agent", "t-hold")
+    assert again["metadata"]["resourceVersion"] == stopped["metadata"]["resourceVersion"]  # not written again
+    await env.apply(tenant("hold", suspend=False))
+    await env.wait_phase("hold", "Active")
+
+    async def restored() -> bool:
+        live = await env.get("DaemonSet", "agent", "t-hold")
+        return bool(live["spec"]["template"]["spec"].get("nodeSelector") == {"disk": "ssd"})
+
+    await eventually(restored, timeout=10)

@@ -111,6 +111,12 @@ async def test_create_provisions_every_child_and_becomes_active(env: Env) -> Non
         "secrets": "100",
         "services": "20",
         "persistentvolumeclaims": "20",
+        "count/deployments.apps": "100",
+        "count/statefulsets.apps": "50",
+        "count/replicasets.apps": "500",
+        "count/daemonsets.apps": "20",
+        "count/jobs.batch": "200",
+        "count/cronjobs.batch": "50",
         "services.loadbalancers": "0",
         "services.nodeports": "0",
     }

@@ -29,6 +29,13 @@ class StrictServer:
         self.objects: dict[ObjectKey, dict[str, Any]] = {}
         self.calls: list[tuple[str, str]] = []
         self.refuse_delete = False
+        self.roles = {"landlord-tenant-owner", "landlord-tenant-viewer"}
+        self.reads: list[str] = []
+
+    async def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        self.reads.append(name)
+        assert kind == "ClusterRole"
+        return {"kind": kind, "metadata": {"name": name}} if name in self.roles else None
 
     async def apply(self, obj: dict[str, Any], force: bool = True) -> dict[str, Any]:
         key = key_of(obj)
@@ -46,7 +53,7 @@ class StrictServer:
         return self.objects.pop((kind, namespace or "", name), None) is not None
 
 
-async def reconcile(server: StrictServer, suspend: bool) -> Context:
+async def reconcile(server: StrictServer, suspend: bool, component: AccessComponent | None = None) -> Context:
     tenant = {
         "apiVersion": "landlord.dev/v1alpha1",
         "kind": "Tenant",
@@ -69,7 +76,7 @@ async def reconcile(server: StrictServer, suspend: bool) -> Context:
         remember=lambda key, obj: None,
         record_status=record,
     )
-    await AccessComponent().apply(ctx)
+    await (component or AccessComponent()).apply(ctx)
     return ctx
 
 
@@ -98,3 +105,24 @@ async def test_a_refused_deletion_is_what_the_condition_reports() -> None:
     ctx = await reconcile(server, suspend=True)
     (error,) = ctx.errors.values()
     assert error.status == 403 and "delete RoleBinding landlord-owners" in str(error)
+
+
+async def test_a_binding_to_a_missing_cluster_role_is_reported_with_the_fix() -> None:
+    server = StrictServer()
+    server.roles = set()  # upgraded without kubectl apply -f crds/landlord-rbac.yaml
+    component = AccessComponent()
+    ctx = await reconcile(server, suspend=False, component=component)
+    seen = component.observe(ctx)
+    assert not seen.ok and seen.reason == "ClusterRoleMissing"
+    assert "landlord-tenant-owner" in seen.message and "kubectl apply -f crds/landlord-rbac.yaml" in seen.message
+    # Still missing on the next reconcile, although the binding is unchanged.
+    ctx = await reconcile(server, suspend=False, component=component)
+    assert component.observe(ctx).reason == "ClusterRoleMissing"
+    server.roles = {"landlord-tenant-owner"}
+    ctx = await reconcile(server, suspend=False, component=component)
+    assert component.observe(ctx).ok
+    # Found once: a reconcile with nothing to change reads nothing.
+    server.calls.clear()
+    server.reads.clear()
+    ctx = await reconcile(server, suspend=False, component=component)
+    assert server.calls == [] and server.reads == [] and component.observe(ctx).ok

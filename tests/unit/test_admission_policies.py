@@ -14,18 +14,22 @@ from typing import Any
 import cel
 import pytest
 
+from landlord.components.namespace import ORPHANED_LABEL as COMPONENT_ORPHANED_LABEL
 from landlord.config import parse
 from landlord.pipeline import StaticCatalogue, desire
 from landlord.render.cluster import (
     ADMISSION_PARAMS,
+    FROZEN_POLICY,
     INGRESS_POLICY,
     MANAGED_POLICY,
     OPERATOR_NAMESPACE,
+    ROLEBINDINGS_POLICY,
     SERVICES_POLICY,
+    VOLUMES_POLICY,
     admission_params,
     admission_policies,
 )
-from landlord.render.namespace import INGRESS_HOSTS_ANNOTATION
+from landlord.render.namespace import INGRESS_HOSTS_ANNOTATION, ORPHANED_LABEL, SUSPENDED_LABEL
 from landlord.validation.cel_rules import FUNCTIONS
 
 OPERATOR = "system:serviceaccount:landlord-system:landlord"
@@ -69,12 +73,17 @@ def request(
     user: str = OWNER,
     groups: tuple[str, ...] = ("system:authenticated",),
 ) -> dict[str, Any]:
-    group, _, version = {"NetworkPolicy": "networking.k8s.io/v1", "Ingress": "networking.k8s.io/v1"}.get(
-        kind, "/v1"
-    ).rpartition("/")
+    group, _, version = {
+        "NetworkPolicy": "networking.k8s.io/v1",
+        "Ingress": "networking.k8s.io/v1",
+        "RoleBinding": "rbac.authorization.k8s.io/v1",
+    }.get(kind, "/v1").rpartition("/")
+    resource = kind.lower() + ("es" if kind.endswith("s") else "s")
     return {
         "operation": operation,
         "kind": {"group": group, "version": version, "kind": kind},
+        "resource": {"group": group, "version": version, "resource": resource},
+        "subResource": "",
         "name": name,
         "namespace": namespace,
         "userInfo": {"username": user, "groups": list(groups)},
@@ -129,11 +138,27 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     return True
 
 
+def _kind_matches(rules: list[dict[str, Any]] | None, kind: str) -> bool:
+    """Whether `rules` select a Namespace (kind Namespace) or a namespaced object (anything else)."""
+    if not rules:
+        return True
+    for rule in rules:
+        if kind == "Namespace" and "namespaces" in rule["resources"]:
+            return True
+        if kind != "Namespace" and rule.get("scope") == "Namespaced":
+            return True
+    return False
+
+
 def selected(name: str, obj: dict[str, Any] | None, old: dict[str, Any] | None, namespace: dict[str, Any]) -> bool:
-    """Whether a binding of policy `name` selects the request (object or oldObject, in `namespace`)."""
+    """Whether a binding of policy `name` selects the request (object or oldObject, in `namespace`;
+    for a Namespace, `namespace` is its new version, as for a real API server)."""
     labels = [((o or {}).get("metadata") or {}).get("labels") or {} for o in (obj, old) if o is not None]
+    kind = next(o for o in (obj, old) if o is not None)["kind"]
     for binding in bindings(name):
         match = binding["spec"]["matchResources"]
+        if not _kind_matches(match.get("resourceRules"), kind):
+            continue
         if not _selects(match["namespaceSelector"], namespace["metadata"].get("labels") or {}):
             continue
         if "objectSelector" not in match or any(_selects(match["objectSelector"], lab) for lab in labels):
@@ -241,6 +266,29 @@ def test_the_tenant_namespace_itself_is_protected() -> None:
     assert selected(MANAGED_POLICY, relabelled, TENANT_NS, TENANT_NS), "a Namespace is selected by its own labels"
 
 
+def test_removing_the_tenant_label_from_the_namespace_does_not_free_it() -> None:
+    """For a Namespace's update, namespaceSelector reads the new labels: the objectSelector of
+    the namespaces binding reads the old ones too."""
+    unlabelled = {**TENANT_NS, "metadata": {**TENANT_NS["metadata"], "labels": {}}}
+    req = request("UPDATE", "Namespace", "t-acme", namespace="t-acme", user="admin", groups=("system:masters",))
+    assert selected(MANAGED_POLICY, unlabelled, TENANT_NS, unlabelled)
+    assert denials(MANAGED_POLICY, req, unlabelled, TENANT_NS, namespace=None)
+    (binding,) = [b for b in bindings(MANAGED_POLICY) if b["metadata"]["name"].endswith("-namespaces")]
+    assert binding["spec"]["matchResources"]["namespaceSelector"] == {}
+    # An orphan (no tenant label, before and after) is the administrators': adopt or delete it.
+    orphan = {"kind": "Namespace", "metadata": {"name": "t-old", "labels": {ORPHANED_LABEL: "true"}}}
+    assert not selected(MANAGED_POLICY, orphan, orphan, orphan)
+
+
+def test_cluster_scoped_objects_carrying_the_tenant_label_are_not_the_operators_alone() -> None:
+    policy_rules = policy(MANAGED_POLICY)["spec"]["matchConstraints"]["resourceRules"]
+    assert [(r["resources"], r["scope"]) for r in policy_rules] == [(["*"], "Namespaced"), (["namespaces"], "Cluster")]
+    for binding in bindings(MANAGED_POLICY):
+        (rule,) = binding["spec"]["matchResources"]["resourceRules"]
+        assert rule["scope"] in ("Namespaced", "Cluster")
+        assert rule["scope"] == "Namespaced" or rule["resources"] == ["namespaces"]
+
+
 def test_the_parameters_live_in_the_operators_namespace() -> None:
     for binding in bindings(MANAGED_POLICY):
         ref = binding["spec"]["paramRef"]
@@ -309,11 +357,10 @@ def test_ordinary_services_pass(spec: dict[str, Any]) -> None:
     assert denials(SERVICES_POLICY, request("CREATE", "Service", "web"), service(**spec)) == []
 
 
-def test_the_service_policy_binds_to_tenant_namespaces_only() -> None:
-    (binding,) = bindings(SERVICES_POLICY)
+def test_the_service_policy_binds_to_tenant_and_orphaned_namespaces_only() -> None:
     assert selected(SERVICES_POLICY, service(), None, TENANT_NS)
     assert not selected(SERVICES_POLICY, service(), None, {"metadata": {"name": "default", "labels": {}}})
-    assert binding["spec"]["validationActions"] == ["Deny"]
+    assert [b["spec"]["validationActions"] for b in bindings(SERVICES_POLICY)] == [["Deny"], ["Deny"]]
 
 
 # -- (c) Ingress hosts -----------------------------------------------------------------------------
@@ -362,14 +409,72 @@ def test_catch_all_ingresses_are_refused(ingress: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    "annotation", ["nginx.ingress.kubernetes.io/server-alias", "nginx.ingress.kubernetes.io/configuration-snippet"]
+    "annotation",
+    [
+        "server-alias",
+        "configuration-snippet",
+        "server-snippet",
+        "auth-url",
+        "auth-signin",
+        "auth-tls-secret",
+        "auth-secret",
+        "mirror-target",
+        "proxy-pass-params",
+        "custom-http-errors",
+        "default-backend",
+        "upstream-vhost",
+        "service-upstream",
+        "some-future-annotation",
+    ],
 )
-def test_ingress_nginx_annotations_that_reach_beyond_the_tenant_are_refused(annotation: str) -> None:
+def test_ingress_nginx_annotations_not_known_to_be_safe_are_refused(annotation: str) -> None:
     ingress = ingress_for("acme.apps.example.com")
-    ingress["metadata"]["annotations"] = {annotation: "bakery.apps.example.com"}
-    assert denials(INGRESS_POLICY, request("CREATE", "Ingress", "web"), ingress)
-    ingress["metadata"]["annotations"] = {"nginx.ingress.kubernetes.io/proxy-body-size": "8m"}
+    ingress["metadata"]["annotations"] = {
+        f"nginx.ingress.kubernetes.io/{annotation}": "bakery.apps.example.com",
+        "nginx.ingress.kubernetes.io/proxy-body-size": "8m",
+    }
+    assert denials(INGRESS_POLICY, request("CREATE", "Ingress", "web"), ingress) == [
+        f"ingress-nginx annotation nginx.ingress.kubernetes.io/{annotation} is not allowed in a tenant namespace "
+        "(only those known to stay within the tenant's hosts and services are; see docs/tenant-isolation.md)"
+    ]
+
+
+@pytest.mark.parametrize(
+    "annotation",
+    [
+        "rewrite-target",
+        "ssl-redirect",
+        "force-ssl-redirect",
+        "proxy-body-size",
+        "proxy-read-timeout",
+        "enable-cors",
+        "cors-allow-origin",
+        "session-cookie-name",
+        "affinity",
+        "limit-rps",
+        "whitelist-source-range",
+        "permanent-redirect",
+    ],
+)
+def test_safe_ingress_nginx_annotations_pass(annotation: str) -> None:
+    ingress = ingress_for("acme.apps.example.com")
+    ingress["metadata"]["annotations"] = {
+        f"nginx.ingress.kubernetes.io/{annotation}": "x",
+        "kubernetes.io/ingress.class": "nginx",  # not ingress-nginx's prefix: not its business
+        "cert-manager.io/cluster-issuer": "letsencrypt",
+    }
     assert denials(INGRESS_POLICY, request("CREATE", "Ingress", "web"), ingress) == []
+
+
+def test_the_parameters_extend_the_safe_ingress_nginx_annotations() -> None:
+    ingress = ingress_for("acme.apps.example.com")
+    ingress["metadata"]["annotations"] = {"nginx.ingress.kubernetes.io/proxy-http-version": "1.1"}
+    assert denials(INGRESS_POLICY, request("CREATE", "Ingress", "web"), ingress)
+    extended = {
+        **PARAMS,
+        "data": {**PARAMS["data"], "ingressNginxAnnotations": "proxy-http-version, x-forwarded-prefix"},
+    }
+    assert denials(INGRESS_POLICY, request("CREATE", "Ingress", "web"), ingress, params=extended) == []
 
 
 def test_a_namespace_without_granted_hosts_routes_nothing() -> None:
@@ -381,3 +486,150 @@ def test_a_namespace_without_granted_hosts_routes_nothing() -> None:
         "host acme.apps.example.com is not granted to this tenant; hosts granted: none "
         "(its subdomain and its verified custom domains)"
     ]
+
+
+# -- (d) Suspended and orphaned namespaces ---------------------------------------------------------
+SUSPENDED_NS = {
+    **TENANT_NS,
+    "metadata": {**TENANT_NS["metadata"], "labels": {**LANDLORD_LABELS, SUSPENDED_LABEL: "true"}},
+}
+ORPHANED_NS = {"metadata": {"name": "t-acme", "labels": {ORPHANED_LABEL: "true", "landlord.dev/former-tenant": "acme"}}}
+
+
+def test_the_orphaned_label_is_the_operators() -> None:
+    assert ORPHANED_LABEL == COMPONENT_ORPHANED_LABEL
+
+
+@pytest.mark.parametrize("namespace", [SUSPENDED_NS, ORPHANED_NS], ids=["suspended", "orphaned"])
+def test_nothing_is_created_or_changed_in_a_frozen_namespace_but_by_the_operator(namespace: dict[str, Any]) -> None:
+    mine = obj("ConfigMap", "settings", {"app": "shop"}, data={"a": "b"})
+    assert selected(FROZEN_POLICY, mine, None, namespace)
+    assert not selected(FROZEN_POLICY, mine, None, TENANT_NS), "an active tenant's namespace is not frozen"
+    for operation, new, old in (("CREATE", mine, None), ("UPDATE", mine, mine)):
+        messages = denials(FROZEN_POLICY, request(operation, "ConfigMap", "settings"), new, old, namespace=namespace)
+        assert len(messages) == 1 and messages[0].startswith("namespace t-acme "), messages
+        assert f"({operation} configmaps)" in messages[0]
+    rule = policy(FROZEN_POLICY)["spec"]["matchConstraints"]["resourceRules"][0]
+    assert rule["operations"] == ["CREATE", "UPDATE", "CONNECT"], "deletions stay allowed"
+    assert rule["resources"] == ["*/*"] and rule["scope"] == "Namespaced"
+    excluded = policy(FROZEN_POLICY)["spec"]["matchConstraints"]["excludeResourceRules"]
+    assert [r["resources"] for r in excluded] == [["*/status"], ["pods/eviction"]]
+
+
+def test_the_suspension_message_says_why() -> None:
+    req = request("CREATE", "ConfigMap", "settings")
+    (suspended,) = denials(FROZEN_POLICY, req, obj("ConfigMap", "settings"), namespace=SUSPENDED_NS)
+    assert "belongs to a suspended tenant" in suspended
+    (orphaned,) = denials(FROZEN_POLICY, req, obj("ConfigMap", "settings"), namespace=ORPHANED_NS)
+    assert "was kept after its Tenant was deleted" in orphaned
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        OPERATOR,
+        "system:serviceaccount:kube-system:replicaset-controller",
+        "system:kube-controller-manager",
+        "system:kube-scheduler",
+        "system:node:worker-1",
+    ],
+)
+def test_the_operator_and_the_clusters_controllers_keep_working_in_a_frozen_namespace(user: str) -> None:
+    req = request("UPDATE", "ConfigMap", "settings", user=user)
+    mine = obj("ConfigMap", "settings")
+    assert denials(FROZEN_POLICY, req, mine, mine, namespace=SUSPENDED_NS) == []
+
+
+@pytest.mark.parametrize(
+    "user", ["system:serviceaccount:t-acme:backdoor", "system:serviceaccount:kube-systemx:a", "system:nodes", OWNER]
+)
+def test_nobody_else_writes_in_a_frozen_namespace(user: str) -> None:
+    req = request("CREATE", "ConfigMap", "settings", user=user)
+    assert denials(FROZEN_POLICY, req, obj("ConfigMap", "settings"), namespace=SUSPENDED_NS)
+
+
+def test_frozen_namespaces_keep_the_service_and_ingress_policies() -> None:
+    for name in (FROZEN_POLICY, SERVICES_POLICY, INGRESS_POLICY):
+        assert selected(name, obj("Service", "web"), None, ORPHANED_NS), name
+    for binding in bindings(FROZEN_POLICY):
+        assert binding["spec"]["paramRef"]["parameterNotFoundAction"] == "Deny"
+
+
+# -- (e) PersistentVolumeClaims ----------------------------------------------------------------------
+def claim(volume: str | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+    if volume is not None:
+        spec["volumeName"] = volume
+    return obj("PersistentVolumeClaim", "data", None, spec=spec)
+
+
+def test_a_claim_names_no_persistent_volume() -> None:
+    create = request("CREATE", "PersistentVolumeClaim", "data")
+    assert denials(VOLUMES_POLICY, create, claim()) == []
+    assert denials(VOLUMES_POLICY, create, claim("")) == []
+    (message,) = denials(VOLUMES_POLICY, create, claim("pvc-of-bakery"))
+    assert "spec.volumeName is not allowed" in message and "pvc-of-bakery" in message
+    update = request("UPDATE", "PersistentVolumeClaim", "data")
+    assert denials(VOLUMES_POLICY, update, claim("pvc-of-bakery"), claim())
+    assert denials(VOLUMES_POLICY, update, claim("pvc-of-bakery"), claim("pvc-mine"))
+    assert denials(VOLUMES_POLICY, update, claim("pvc-mine"), claim("pvc-mine")) == [], "a bound claim changes"
+    assert selected(VOLUMES_POLICY, claim(), None, TENANT_NS)
+
+
+@pytest.mark.parametrize(
+    "user", ["system:serviceaccount:kube-system:persistent-volume-binder", "system:kube-controller-manager"]
+)
+def test_the_volume_binder_binds_claims(user: str) -> None:
+    update = request("UPDATE", "PersistentVolumeClaim", "data", user=user)
+    assert denials(VOLUMES_POLICY, update, claim("pvc-1234"), claim()) == []
+
+
+# -- (f) RoleBindings --------------------------------------------------------------------------------
+def role_binding(*subjects: dict[str, str]) -> dict[str, Any]:
+    return obj(
+        "RoleBinding",
+        "mine",
+        None,
+        roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "landlord-tenant-owner"},
+        subjects=list(subjects),
+    )
+
+
+RBAC = "rbac.authorization.k8s.io"
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        {"kind": "Group", "apiGroup": RBAC, "name": "system:authenticated"},
+        {"kind": "Group", "apiGroup": RBAC, "name": "system:unauthenticated"},
+        {"kind": "Group", "apiGroup": RBAC, "name": "system:serviceaccounts"},
+        {"kind": "Group", "apiGroup": RBAC, "name": "system:serviceaccounts:t-bakery"},
+        {"kind": "User", "apiGroup": RBAC, "name": "system:anonymous"},
+        {"kind": "User", "apiGroup": RBAC, "name": "system:serviceaccount:t-bakery:default"},
+        {"kind": "ServiceAccount", "name": "default", "namespace": "t-bakery"},
+    ],
+)
+def test_a_role_binding_names_no_class_of_clients_and_no_foreign_service_account(subject: dict[str, str]) -> None:
+    req = request("CREATE", "RoleBinding", "mine")
+    (message,) = denials(ROLEBINDINGS_POLICY, req, role_binding({"kind": "User", "name": "bob"}, subject))
+    assert message.startswith(f"a RoleBinding in a tenant namespace may not name {subject['kind']} ")
+    assert subject["name"] in message
+    operator = request("CREATE", "RoleBinding", "mine", user=OPERATOR)
+    assert denials(ROLEBINDINGS_POLICY, operator, role_binding(subject)) == []
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        {"kind": "User", "apiGroup": RBAC, "name": "bob@acme.example"},
+        {"kind": "Group", "apiGroup": RBAC, "name": "acme-developers"},
+        {"kind": "Group", "apiGroup": RBAC, "name": "system:serviceaccounts:t-acme"},
+        {"kind": "ServiceAccount", "name": "deployer", "namespace": "t-acme"},
+        {"kind": "ServiceAccount", "name": "deployer"},
+        {"kind": "User", "apiGroup": RBAC, "name": "system:serviceaccount:t-acme:deployer"},
+    ],
+)
+def test_a_role_binding_names_people_and_the_namespaces_own_service_accounts(subject: dict[str, str]) -> None:
+    assert denials(ROLEBINDINGS_POLICY, request("CREATE", "RoleBinding", "mine"), role_binding(subject)) == []
+    assert selected(ROLEBINDINGS_POLICY, role_binding(subject), None, TENANT_NS)

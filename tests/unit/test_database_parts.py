@@ -154,3 +154,28 @@ def test_a_reservation_holds_a_server_until_the_status_records_it() -> None:
 def test_a_state_matches_a_request_only_when_nothing_is_to_change(state: DatabaseState, matches: bool) -> None:
     request = DatabaseRequest("acme", "Dedicated", "t_acme", "t_acme", None, 5)
     assert state.matches(request) is matches
+
+
+async def test_a_new_tenant_never_takes_the_password_of_a_secret_it_did_not_write() -> None:
+    from types import SimpleNamespace
+
+    from landlord.components.namespace import TENANT_UID_ANNOTATION
+
+    def secret(password: str, uid: str | None) -> dict[str, Any]:
+        annotations = {TENANT_UID_ANNOTATION: uid} if uid is not None else {}
+        data = {"password": base64.b64encode(password.encode()).decode()}
+        return {"metadata": {"name": "landlord-database", "annotations": annotations}, "data": data}
+
+    def ctx(live: dict[str, Any]) -> Any:
+        tenant = {"metadata": {"name": "acme", "uid": "new-uid"}}
+        return SimpleNamespace(lookup=lambda key: live, desired=SimpleNamespace(namespace="t-acme"), tenant=tenant)
+
+    db = component(server("a"))
+    creating = {"phase": "Creating", "username": "t_acme"}
+    # An adopted namespace: the Secret of the earlier tenant (its uid), or of an older Landlord (no uid).
+    for earlier in (secret("known-to-the-earlier-owner", "old-uid"), secret("known-to-the-earlier-owner", None)):
+        password, fresh, _ = await db._password(ctx(earlier), creating)
+        assert fresh and password != "known-to-the-earlier-owner"
+    # Its own Secret (also after a kill while Creating), or one an older Landlord wrote for a database made before.
+    assert (await db._password(ctx(secret("mine", "new-uid")), creating))[:2] == ("mine", False)
+    assert (await db._password(ctx(secret("mine", None)), {"phase": "Ready"}))[:2] == ("mine", False)

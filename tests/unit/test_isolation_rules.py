@@ -100,13 +100,42 @@ def test_the_tenant_that_holds_a_host_keeps_it_against_an_older_newcomer() -> No
     holder = tenant(
         "holder", created="2026-02-01T00:00:00Z", domains={"subdomain": "shop", "custom": ["a.example.org"]}
     )
-    holder["status"] = {"subdomain": "shop", "domains": [{"host": "a.example.org", "state": "Verified"}]}
+    holder["status"] = {
+        "subdomain": "shop",
+        "host": "shop.apps.example.com",
+        "domains": [{"host": "a.example.org", "state": "Verified"}],
+    }
     catalogue = StaticCatalogue([DOMAINS, older, holder])
     assert violations(catalogue, holder) == []
     assert violations(catalogue, older) == [
         ("spec.domains.subdomain", "HostConflict"),
         ("spec.domains.custom[0]", "HostConflict"),
     ]
+    # A status written before status.host: the host of its url counts.
+    holder["status"] = {
+        "subdomain": "shop",
+        "url": "https://shop.apps.example.com",
+        "domains": holder["status"]["domains"],
+    }
+    assert violations(StaticCatalogue([DOMAINS, older, holder]), holder) == []
+
+
+def test_an_older_tenant_that_moves_to_another_base_domain_does_not_take_the_host_served_there() -> None:
+    # `older` was assigned shop.one.example (reseller a); `holder` serves shop.two.example (reseller b).
+    older = tenant("older", created="2026-01-01T00:00:00Z", reseller="b", domains={"subdomain": "shop"})
+    older["status"] = {"subdomain": "shop", "host": "shop.one.example", "url": "https://shop.one.example"}
+    holder = tenant("holder", created="2026-02-01T00:00:00Z", reseller="b", domains={"subdomain": "shop"})
+    holder["status"] = {"subdomain": "shop", "host": "shop.two.example", "url": "https://shop.two.example"}
+    catalogue = StaticCatalogue([DOMAINS, reseller("a", "one.example"), reseller("b", "two.example"), older, holder])
+    assert violations(catalogue, holder) == []
+    assert violations(catalogue, older) == [("spec.domains.subdomain", "HostConflict")]
+    message = resolve(catalogue, older, config=CONFIG).violations[0].message
+    # A fix that is possible: its subdomain cannot change, its host was shop.one.example.
+    assert "choose another subdomain" not in message
+    assert "shop.one.example" in message and "spec.reseller" in message and "Tenant/holder" in message
+    # Without a recorded host (a status from before status.host and without url), the label alone holds nothing.
+    older["status"] = {"subdomain": "shop"}
+    assert violations(catalogue, older) == [("spec.domains.subdomain", "HostConflict")]
 
 
 def test_a_deleting_tenant_frees_its_hosts() -> None:
@@ -233,7 +262,13 @@ def test_a_namespace_conflict_fails_the_tenant_and_a_refusal_keeps_the_ownership
     status = tenant_status(body, desired, observed(NamespaceReady=conflict), NOW)
     assert (status["phase"], status["reason"]) == ("Failed", "NamespaceConflict")
     assert status["message"].startswith("NamespaceReady: namespace t-acme already exists")
-    assert status["subdomain"] == "acme"
+    # Failed before it was ever provisioned: it holds no host (no precedence for a host it never served).
+    assert status.get("subdomain") is None and status.get("host") is None  # (None: not written)
+    ok = tenant_status(body, desired, observed(), NOW)
+    assert (ok["subdomain"], ok["host"]) == ("acme", "acme.apps.example.com")
+    body["status"] = {"subdomain": "acme", "host": "acme.apps.example.com"}
+    failed_later = tenant_status(body, desired, observed(NamespaceReady=conflict), NOW)
+    assert (failed_later["subdomain"], failed_later["host"]) == ("acme", "acme.apps.example.com")
     body["status"] = {"namespace": "t-acme", "namespaceUID": "ns-1", "namespaceClaim": "sha256:x", "subdomain": "s"}
     kept = refused_status(body, Refusal("Failed", "PlanRetired", "retired", "spec.plan"), NOW)
     assert (kept["namespaceUID"], kept["namespaceClaim"], kept["subdomain"]) == ("ns-1", "sha256:x", "s")
@@ -249,3 +284,11 @@ def test_a_prefix_that_leaves_no_room_for_a_name_stops_the_start(
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert "namespacePrefix" in err and "leaves no room for a tenant name" in err
+
+
+def test_a_conflict_with_a_namespace_carrying_landlords_labels_says_who_can_resolve_it() -> None:
+    forged = conflict_message(owner(), namespace(uid="forged", labels=OURS))
+    assert "landlord-managed-objects" in forged and "landlord-system/landlord-admission" in forged
+    assert "`groups`" in forged and "break-glass" in forged
+    plain = conflict_message(owner(), namespace(uid="other"))
+    assert "landlord-managed-objects" not in plain and "kubectl delete namespace t-acme" in plain

@@ -97,6 +97,12 @@ def test_the_quota_holds_ephemeral_storage_object_counts_and_no_external_service
         "secrets": "100",
         "services": "20",
         "persistentvolumeclaims": "20",
+        "count/deployments.apps": "100",
+        "count/statefulsets.apps": "50",
+        "count/replicasets.apps": "500",
+        "count/daemonsets.apps": "20",
+        "count/jobs.batch": "200",
+        "count/cronjobs.batch": "50",
         "services.loadbalancers": "0",
         "services.nodeports": "0",
     }
@@ -205,6 +211,11 @@ def test_every_rendered_object_passes_the_kubernetes_schemas(suspend: bool) -> N
     quota = {"limits": {"cpu": "8", "memory": "16Gi"}, "loadBalancers": 1, "nodePorts": 1}
     for obj in desired(plan(podSecurity="baseline", quota=quota), config, suspend=suspend).objects():
         kubernetes_validate.validate(obj, "1.30", strict=True)
+
+
+def test_a_suspended_tenants_namespace_is_labelled_for_the_frozen_namespaces_policy() -> None:
+    assert child(desired(), "Namespace")["metadata"]["labels"]["landlord.dev/suspended"] == "false"
+    assert child(desired(suspend=True), "Namespace")["metadata"]["labels"]["landlord.dev/suspended"] == "true"
 
 
 def test_a_suspended_tenant_can_start_no_pod() -> None:

@@ -318,6 +318,15 @@ class Allocation(Model):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ResellerBilling(Model):
+    """The reseller's billing identity: it is billed for its clients' tenants."""
+
+    country: str | None = None
+    tax_id: str | None = None
+    customer_type: CustomerType = "Business"
+
+
+@dataclass(frozen=True, kw_only=True)
 class ResellerSpec(Model):
     """`spec` of a Reseller."""
 
@@ -326,6 +335,7 @@ class ResellerSpec(Model):
     base_domain: str | None = None
     branding: Branding | None = None
     notify_email: str | None = None
+    billing: ResellerBilling | None = None
     allocation: Allocation | None = None
 
 
@@ -458,6 +468,22 @@ class PlanPeriod(Model):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AddOnQuantity(Model):
+    """An add-on and its units in an entry of `status.addOnHistory`."""
+
+    name: str | None = None
+    quantity: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddOnPeriod(Model):
+    """An entry of `status.addOnHistory`: the whole set of add-ons since when."""
+
+    since: str | None = None
+    add_ons: tuple[AddOnQuantity, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class SuspendedWorkload(Model):
     """A workload stopped by a suspension, with what restores it."""
 
@@ -473,6 +499,7 @@ class Suspension(Model):
     """`status.suspension`: recorded before the workloads were stopped."""
 
     workloads: tuple[SuspendedWorkload, ...] = ()
+    unrecorded: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -505,11 +532,13 @@ class TenantStatus(Model):
     namespace_uid: str | None = field(default=None, metadata={"json": "namespaceUID"})
     namespace_claim: str | None = None
     subdomain: str | None = None
+    host: str | None = None
     url: str | None = None
     conditions: tuple[Condition, ...] = ()
     effective: Effective | None = None
     plan_sync: PlanSync | None = None
     plan_history: tuple[PlanPeriod, ...] = ()
+    add_on_history: tuple[AddOnPeriod, ...] = ()
     trial_ends_at: str | None = None
     suspended_at: str | None = None
     deletion_policy: str | None = None

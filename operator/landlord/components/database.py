@@ -40,6 +40,7 @@ from ..quantity import parse_quantity
 from ..redaction import redact, register_secret
 from ..render.view import MANAGED_BY, PLAN_LABEL, TENANT_LABEL
 from .base import Component, Context, Observation
+from .namespace import TENANT_UID_ANNOTATION
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,18 @@ def tenant_of(role: str) -> str | None:
 def _uid(tenant: dict[str, Any]) -> str:
     """The Tenant's uid: the mark on its role, so that a later tenant of the same name never takes it over."""
     return str(mapping(tenant.get("metadata")).get("uid") or "")
+
+
+def _written_for(secret: dict[str, Any] | None, tenant: dict[str, Any], record: dict[str, Any]) -> bool:
+    """Whether the credentials Secret was written for this Tenant (its uid annotation), so that its
+    password may be kept. One without the annotation counts only for a tenant whose database was
+    made before (an older Landlord wrote no annotation); never for one being created, which may
+    find the Secret of an earlier tenant in an adopted namespace."""
+    annotations = mapping(mapping((secret or {}).get("metadata")).get("annotations"))
+    uid = annotations.get(TENANT_UID_ANNOTATION)
+    if uid is not None:
+        return bool(uid) and uid == _uid(tenant)
+    return bool(record) and record.get("phase") not in (None, "Creating")
 
 
 def human_bytes(size: int | None) -> str | None:
@@ -447,6 +460,8 @@ class DatabaseComponent(Component):
         """The tenant's password (from its Secret), or a new one (first time, or a rotation asked for)."""
         live = ctx.lookup(("Secret", ctx.desired.namespace, SECRET_NAME))
         data = {k: base64.b64decode(v).decode() for k, v in ((live or {}).get("data") or {}).items()}
+        if not _written_for(live, ctx.tenant, record):
+            data = {}  # a Secret this tenant did not write (an adopted namespace's): its password is known to others
         annotations = mapping(mapping(ctx.tenant.get("metadata")).get("annotations"))
         rotation = annotations.get(ROTATE_ANNOTATION) or None
         password = data.get("password")
@@ -483,6 +498,7 @@ class DatabaseComponent(Component):
                 "name": SECRET_NAME,
                 "namespace": desired.namespace,
                 "labels": {TENANT_LABEL: desired.name, PLAN_LABEL: str(desired.spec.get("plan", "")), **MANAGED_BY},
+                "annotations": {TENANT_UID_ANNOTATION: _uid(ctx.tenant)},  # whose password it is (`_written_for`)
             },
             "type": "Opaque",
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},

@@ -44,6 +44,9 @@ ADOPT_ANNOTATION = "landlord.dev/adopt"  # set by an administrator: give it to t
 ORPHANED_LABEL = "landlord.dev/orphaned"  # kept with its data after its Tenant went (Retain)
 FORMER_TENANT_LABEL = "landlord.dev/former-tenant"  # on an orphan, instead of landlord.dev/tenant
 ORPHANED_AT_ANNOTATION = "landlord.dev/orphaned-at"
+# On an orphan: JSON list of the workloads Retain stopped and what restores each (kind, name, and
+# replicas, nodeSelector or suspend), for the administrator or the owner who takes it over.
+RETAINED_WORKLOADS_ANNOTATION = "landlord.dev/retained-workloads"
 
 RECORDED, CLAIMED, ADOPTED, LEGACY = "recorded", "claimed", "adopted", "legacy"
 
@@ -94,11 +97,47 @@ def conflict_message(tenant: dict[str, Any], namespace: dict[str, Any]) -> str:
             f"it, with its data, to this tenant: {adopt}; to start empty: kubectl delete namespace {name} "
             f"(its data is lost)"
         )
+    if labels.get(TENANT_LABEL) or any(labels.get(k) == v for k, v in MANAGED_BY.items()):
+        # Landlord's labels put it under the admission policy landlord-managed-objects: only the
+        # operator may change or delete it, cluster administrators included.
+        return (
+            f"namespace {name} already exists and was not created by Landlord for this tenant, but carries "
+            f"Landlord's labels ({TENANT_LABEL}, app.kubernetes.io/managed-by), so the admission policy "
+            f"landlord-managed-objects refuses to change or delete it for anyone but the operator. Landlord does "
+            f"not adopt it and never changes or deletes it. A cluster administrator in a break-glass group listed "
+            f"in `groups` of the ConfigMap landlord-system/landlord-admission (add one there) can delete it "
+            f"(kubectl delete namespace {name}) or give it and what is in it to this tenant ({adopt}); or create "
+            f"the tenant under another name"
+        )
     return (
         f"namespace {name} already exists and was not created by Landlord for this tenant; Landlord does not "
         f"adopt it and never changes or deletes it. Delete it if it is not needed (kubectl delete namespace "
         f"{name}), or give it and what is in it to this tenant: {adopt}; or create the tenant under another name"
     )
+
+
+async def _revoke_earlier_access(ctx: Context, namespace: str) -> str:
+    """An adopted namespace keeps nothing of the earlier owners' access: every RoleBinding goes
+    (Landlord's owners' binding is made again for this tenant), and every ServiceAccount with its
+    token Secrets (a token the earlier owner kept would act for a ServiceAccount of the new one:
+    a ServiceAccount made again has a new uid, which old tokens do not name). What it goes by."""
+    gone: dict[str, list[str]] = {"RoleBindings": [], "ServiceAccounts": [], "token Secrets": []}
+    for binding in await ctx.client.list("RoleBinding", namespace):
+        labels = _meta(binding).get("labels") or {}
+        if labels.get(TENANT_LABEL) == _meta(ctx.tenant).get("name") and all(
+            labels.get(k) == v for k, v in MANAGED_BY.items()
+        ):
+            continue  # already this tenant's (a repeat)
+        await ctx.client.delete("RoleBinding", _meta(binding)["name"], namespace)
+        gone["RoleBindings"].append(_meta(binding)["name"])
+    for secret in await ctx.client.list("Secret", namespace):
+        if secret.get("type") == "kubernetes.io/service-account-token":
+            await ctx.client.delete("Secret", _meta(secret)["name"], namespace)
+            gone["token Secrets"].append(_meta(secret)["name"])
+    for account in await ctx.client.list("ServiceAccount", namespace):
+        await ctx.client.delete("ServiceAccount", _meta(account)["name"], namespace)
+        gone["ServiceAccounts"].append(_meta(account)["name"])
+    return "; ".join(f"{what}: {', '.join(sorted(names)[:10]) or 'none'}" for what, names in gone.items())
 
 
 @dataclass(frozen=True)
@@ -193,11 +232,13 @@ class NamespaceComponent(Component):
             }
         }
         ctx.remember(key_of(live), await ctx.client.patch("Namespace", name, cleared))
+        revoked = await _revoke_earlier_access(ctx, name)
         await ctx.client.event(
             ctx.tenant,
             "Normal",
             "NamespaceAdopted",
-            f"namespace {name} given to this tenant by its {ADOPT_ANNOTATION} annotation, with what it holds",
+            f"namespace {name} given to this tenant by its {ADOPT_ANNOTATION} annotation, with what it holds; "
+            f"the earlier access removed ({revoked})",
         )
 
     def blocking(self, ctx: Context) -> str | None:

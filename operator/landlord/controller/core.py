@@ -20,7 +20,7 @@ from typing import Any
 from ..api.composition import Allocation
 from ..components import Component, Services, check_renderers, default_components
 from ..config import Config
-from ..inventory import CHILD_KINDS, CHILD_SELECTOR, INDEX_NAMES, Inventory, uid_of
+from ..inventory import CHILD_KINDS, CHILD_SELECTOR, INDEX_NAMES, Inventory, is_ours, uid_of
 from ..kinds import ObjectKey, describe
 from ..kube import KubeClient
 from ..metrics import Metrics
@@ -84,6 +84,7 @@ class Controller:
             self._tasks.append(asyncio.create_task(self._worker(), name=f"landlord-worker-{number}"))
         self._tasks.append(asyncio.create_task(self._drift(), name="landlord-drift"))
         self._tasks.append(asyncio.create_task(self._resyncs(), name="landlord-resync"))
+        self._tasks.append(asyncio.create_task(self._ready_when_empty(), name="landlord-empty"))
         for component in self.components:
             self._tasks.append(asyncio.create_task(self._background(component), name=f"landlord-{component.name}"))
 
@@ -124,6 +125,23 @@ class Controller:
             for name in self.inventory.names("Tenant"):
                 self.queue.add(("Tenant", name))
 
+    async def _ready_when_empty(self) -> None:
+        """With nothing to list, kopf calls no handler, so nothing says the indexes are ready: when
+        every indexed kind is empty (one object asked for each), they are (complete, and empty)."""
+        while not self.indexed.is_set():
+            try:
+                for kind in RESYNC_KINDS:
+                    selector = CHILD_SELECTOR if kind in CHILD_KINDS else None
+                    if self.indexed.is_set() or await self.client.list(kind, label_selector=selector, most=1):
+                        return  # something to list: kopf's first handler call says when it is listed
+                self.indexes_ready()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("checking for an empty cluster failed (retry in %ss): %s", RESYNC_RETRY, redact(exc))
+                await asyncio.sleep(RESYNC_RETRY)
+
     async def _resyncs(self) -> None:
         """Checks the indexes against the API server each time kopf has listed a kind again."""
         await self.indexed.wait()
@@ -161,7 +179,9 @@ class Controller:
                 meta = obj.get("metadata") or {}
                 key: ObjectKey = (kind, str(meta.get("namespace") or ""), str(meta.get("name", "")))
                 live = await self.client.get(kind, key[2], key[1] or None)
-                if live is None or uid_of(live) != uid_of(obj):
+                # Still there but relabelled out of the selector: no longer a child, gone from the index too.
+                relabelled = live is not None and kind in CHILD_KINDS and not is_ours(live)
+                if live is None or uid_of(live) != uid_of(obj) or relabelled:
                     gone.append((key, obj))
         for key, obj in gone:  # all at once: a reconcile must not see half of a namespace's objects forgotten
             self.inventory.forget(uid_of(obj))

@@ -22,7 +22,8 @@ from ..redaction import redact
 # `database` is where the tenant's data lives: forgetting it would orphan the database.
 # `namespaceUID`/`namespaceClaim` are what makes the namespace the tenant's: forgetting them
 # would make its own namespace look foreign (NamespaceConflict) once the refusal is lifted;
-# `subdomain` is its assigned host: forgetting it would let a refusal free it to be changed.
+# `subdomain` and `host` are its assigned host: forgetting them would let a refusal free it to be
+# changed, or give its precedence to another tenant.
 KEPT_ON_REFUSAL = (
     "planHistory",
     "trialEndsAt",
@@ -30,6 +31,7 @@ KEPT_ON_REFUSAL = (
     "namespaceUID",
     "namespaceClaim",
     "subdomain",
+    "host",
     "url",
     "effective",
     "planSync",
@@ -140,7 +142,10 @@ def tenant_status(tenant: dict[str, Any], desired: Desired, observed: list[Obser
         "message": redact(message),
         "observedGeneration": generation,
         "namespace": desired.namespace,
-        "subdomain": subdomain_of(spec, meta.get("name")),  # assigned: it cannot change from now on
+        # Assigned (the label cannot change from now on; the host is what holds it against others),
+        # but not by a tenant that failed before serving anything: it would hold a host it never served.
+        "subdomain": old.get("subdomain") if phase == Phase.FAILED else subdomain_of(spec, meta.get("name")),
+        "host": old.get("host") if phase == Phase.FAILED else desired.host,
         "url": desired.url,
         "conditions": carry_times(conditions, old.get("conditions") or [], now),
         "effective": {"limits": format_limits(ent.limits), "features": ent.features},

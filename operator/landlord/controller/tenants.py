@@ -9,6 +9,7 @@ restart-safe is in the cluster (children, status), never in memory.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from ..components.namespace import (
     FORMER_TENANT_LABEL,
     ORPHANED_AT_ANNOTATION,
     ORPHANED_LABEL,
+    RETAINED_WORKLOADS_ANNOTATION,
     ownership,
 )
 from ..inventory import is_ours
@@ -30,7 +32,8 @@ from ..pipeline import Desired, desire
 from ..render.tenant import namespace_of
 from ..render.view import MANAGED_BY, PLAN_LABEL, TENANT_LABEL
 from .status import Observed, comparable, condition_changes, refused_status, tenant_status
-from .workloads import restore_workloads, suspend_workloads
+from .telemetry import info_sample, tenant_sample
+from .workloads import MAX_RECORDED, ORPHAN_RECORD_CAP, restore_workloads, suspend_workloads
 
 if TYPE_CHECKING:
     from .core import Controller
@@ -39,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 TENANT_FINALIZER = "landlord.dev/tenant-cleanup"
 PROVISIONED = (Phase.TRIAL, Phase.ACTIVE, Phase.SUSPENDED)
+FIRST_PHASES = (None, Phase.PENDING, Phase.PROVISIONING)  # before a tenant was ever provisioned
 
 
 class ReconcileFailed(Exception):
@@ -57,6 +61,7 @@ class TenantReconciler:
         ctl = self.ctl
         current = ctl.tenant(name)
         if current is None:
+            ctl.metrics.tenants.forget(name)  # gone: no series stays behind
             return None
         tenant = copy.deepcopy(current)
         meta = tenant["metadata"]
@@ -78,7 +83,9 @@ class TenantReconciler:
         try:
             desired = desire(tenant, ctl.inventory, ctl.config, now, share=ctl.share_of(tenant))
         except Refusal as refusal:
-            await self.write_status(tenant, refused_status(tenant, refusal, now))
+            refused = refused_status(tenant, refusal, now)
+            await self.write_status(tenant, refused)
+            ctl.metrics.tenants.refused(name, info_sample(tenant, refused["phase"]))
             return None
         live = {key_of(c): c for c in ctl.inventory.children(name)}
         status = tenant.get("status") or {}
@@ -104,6 +111,9 @@ class TenantReconciler:
         new_status = {k: v for k, v in new_status.items() if v is not None}  # None: not (or no longer) there
         previous_phase = status.get("phase")
         await self.write_status(tenant, new_status)
+        quota = next((key_of(o) for o in desired.children.get("quota", []) if o["kind"] == "ResourceQuota"), None)
+        sample = tenant_sample(tenant, desired, new_status["phase"], ctx.lookup(quota) if quota else None)
+        ctl.metrics.tenants.record(name, sample)
         if ctx.created and previous_phase in PROVISIONED:
             await ctl.client.event(
                 tenant,
@@ -143,14 +153,27 @@ class TenantReconciler:
         if blocked:
             return  # no pruning, no suspension in a namespace that is going or is someone else's
         await self._prune(ctx, live)
-        record = list(((ctx.tenant.get("status") or {}).get("suspension") or {}).get("workloads") or [])
+        suspension = (ctx.tenant.get("status") or {}).get("suspension") or {}
+        record = list(suspension.get("workloads") or [])
+        unrecorded = int(suspension.get("unrecorded") or 0)
 
-        async def save(workloads: list[dict[str, Any]] | None) -> None:
-            await ctx.record_status({"suspension": {"workloads": workloads} if workloads else None})
+        async def save(workloads: list[dict[str, Any]] | None, missed: int) -> None:
+            fields = {"workloads": workloads or None, "unrecorded": missed or None}
+            kept = {k: v for k, v in fields.items() if v is not None}
+            await ctx.record_status({"suspension": kept or None})
 
         if ctx.desired.suspended:
-            await suspend_workloads(ctl.client, ctx.desired.namespace, record, save)
-        elif record:  # keyed on what was recorded, not on the phase
+            total = await suspend_workloads(ctl.client, ctx.desired.namespace, record, save, unrecorded)
+            if total > unrecorded:
+                await ctl.client.event(
+                    ctx.tenant,
+                    "Warning",
+                    "SuspensionNotRecorded",
+                    f"{total} workload(s) beyond the {MAX_RECORDED} the suspension records were stopped without a "
+                    f"record: activation will not restore them (status.suspension.unrecorded); lower the plan's "
+                    f"workload object counts",
+                )
+        elif record or unrecorded:  # keyed on what was recorded, not on the phase
             await restore_workloads(ctl.client, ctx.desired.namespace, record, save)
 
     async def _prune(self, ctx: Context, live: dict[ObjectKey, Any]) -> None:
@@ -194,6 +217,10 @@ class TenantReconciler:
         status = {k: v for k, v in status.items() if v is not None}  # a None removed a field
         if old.get("phase") != status.get("phase"):
             ctl.metrics.transitions.labels(status["phase"]).inc()
+            if old.get("phase") in FIRST_PHASES and status["phase"] in PROVISIONED:
+                created = parse_time(tenant["metadata"].get("creationTimestamp"))
+                if created is not None:
+                    ctl.metrics.provisioning.observe(max(0.0, (now_utc() - created).total_seconds()))
             kind = "Warning" if status["phase"] in (Phase.FAILED, Phase.PENDING) else "Normal"
             await ctl.client.event(
                 tenant,
@@ -226,6 +253,7 @@ class TenantReconciler:
         name = meta["name"]
         if TENANT_FINALIZER not in (meta.get("finalizers") or []):
             return None
+        ctl.metrics.tenants.record(name, info_sample(tenant, Phase.TERMINATING.value, metered=False))  # nothing to bill
         status = tenant.get("status") or {}
         if status.get("phase") != Phase.TERMINATING:
             message = (
@@ -279,30 +307,51 @@ class TenantReconciler:
         return None
 
     async def _orphan(self, tenant: dict[str, Any], live: dict[str, Any]) -> None:
-        """Retain: the namespace stays with its data; the owners' access goes first, then it is
-        reported and marked orphaned (no longer managed: a later Tenant of the same name does not
-        get it without an administrator's `landlord.dev/adopt`). Safe to repeat after a kill."""
+        """Retain: the namespace stays with its data (PVCs, Secrets, ConfigMaps, Services), and
+        nothing of the tenant keeps working in it: every RoleBinding goes (Landlord's and those
+        the owners made), then the workloads are stopped by the suspension machinery, what
+        restores them recorded first on the namespace (annotation `landlord.dev/retained-workloads`,
+        JSON), then every Ingress goes (its host may be given to another tenant). Reported, and
+        marked orphaned (no longer managed: a later Tenant of the same name does not get it
+        without an administrator's `landlord.dev/adopt`). Safe to repeat after a kill."""
         client = self.ctl.client
         name = tenant["metadata"]["name"]
         namespace = live["metadata"]["name"]
-        removed, others = [], []
+        removed = []
         for binding in await client.list("RoleBinding", namespace):
-            labels = binding["metadata"].get("labels") or {}
-            if is_ours(binding) and labels.get(TENANT_LABEL) == name:
+            if not binding["metadata"].get("deletionTimestamp"):
                 await client.delete("RoleBinding", binding["metadata"]["name"], namespace)
-                removed.append(binding["metadata"]["name"])
-            else:
-                others.append(binding["metadata"]["name"])
+            removed.append(binding["metadata"]["name"])
+        annotations = live["metadata"].get("annotations") or {}
+        record = _retained_record(annotations.get(RETAINED_WORKLOADS_ANNOTATION))
+        if record is None:  # (a suspended tenant's workloads are stopped already: its record is the one)
+            record = list(((tenant.get("status") or {}).get("suspension") or {}).get("workloads") or [])
+
+        async def save(workloads: list[dict[str, Any]] | None, missed: int) -> None:
+            text = json.dumps(workloads or [], separators=(",", ":"), sort_keys=True)
+            await client.patch(
+                "Namespace", namespace, {"metadata": {"annotations": {RETAINED_WORKLOADS_ANNOTATION: text}}}
+            )
+
+        if RETAINED_WORKLOADS_ANNOTATION not in annotations:
+            await save(record, 0)  # intent first, also when nothing runs any more (a suspended tenant)
+        unrecorded = await suspend_workloads(client, namespace, record, save, cap=ORPHAN_RECORD_CAP)
+        ingresses = []
+        for ingress in await client.list("Ingress", namespace):
+            if not ingress["metadata"].get("deletionTimestamp"):
+                await client.delete("Ingress", ingress["metadata"]["name"], namespace)
+            ingresses.append(ingress["metadata"]["name"])
         if (live["metadata"].get("labels") or {}).get(ORPHANED_LABEL) == "true":
             return  # reported and marked already (a repeat after a kill)
+        stopped = f"its workloads stopped, what restores them in the annotation {RETAINED_WORKLOADS_ANNOTATION}" + (
+            f" ({unrecorded} beyond {ORPHAN_RECORD_CAP} stopped without a record)" if unrecorded else ""
+        )
         message = (
             f"namespace {namespace} kept with its data (deletionPolicy Retain) and marked {ORPHANED_LABEL}=true; "
-            f"the owners' access removed (RoleBindings: {', '.join(removed) or 'none'}). Delete it when no longer "
-            f"needed (kubectl delete namespace {namespace}), or give it to a new Tenant: kubectl annotate namespace "
-            f"{namespace} {ADOPT_ANNOTATION}=<that Tenant's uid>"
+            f"every RoleBinding removed ({_names(removed)}); {stopped}; Ingresses removed ({_names(ingresses)}). "
+            f"Delete it when no longer needed (kubectl delete namespace {namespace}), or give it to a new Tenant: "
+            f"kubectl annotate namespace {namespace} {ADOPT_ANNOTATION}=<that Tenant's uid>"
         )
-        if others:
-            message += f". RoleBindings not made by Landlord remain: {', '.join(sorted(others)[:10])}"
         await client.event(tenant, "Normal", "NamespaceRetained", message)
         await client.event(live, "Normal", "Orphaned", message)
         # No longer Landlord's: without its labels, the namespace is out of the tenant admission
@@ -318,6 +367,23 @@ class TenantReconciler:
             }
         }
         await client.patch("Namespace", namespace, mark)
+
+
+def _names(names: list[str]) -> str:
+    shown = sorted(names)[:20]
+    more = f", and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
+    return (", ".join(shown) + more) if shown else "none"
+
+
+def _retained_record(text: Any) -> list[dict[str, Any]] | None:
+    """The workloads record on an orphan's annotation (None: none yet, or not readable)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return [e for e in value if isinstance(e, dict)] if isinstance(value, list) else None
 
 
 def _deletion_policy(tenant: dict[str, Any]) -> str:

@@ -39,6 +39,7 @@ from .errors import ApiError
 from .podsecurity import PodSecurity
 from .registry import Registry
 from .resources import ResourceType
+from .selectors import label_selector_matches
 
 POLICIES = (GROUP, "validatingadmissionpolicies")
 BINDINGS = (GROUP, "validatingadmissionpolicybindings")
@@ -119,29 +120,6 @@ class AuditRecord:
     namespace: str
     name: str
     annotations: dict[str, str]
-
-
-def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
-    """metav1.LabelSelector semantics; an empty or absent selector matches everything."""
-    if not selector:
-        return True
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expression in selector.get("matchExpressions") or []:
-        key = expression.get("key", "")
-        operator = expression.get("operator")
-        values = expression.get("values") or []
-        present = key in labels
-        if operator == "In" and not (present and labels[key] in values):
-            return False
-        if operator == "NotIn" and present and labels[key] in values:
-            return False
-        if operator == "Exists" and not present:
-            return False
-        if operator == "DoesNotExist" and present:
-            return False
-    return True
 
 
 def rule_matches(rule: dict[str, Any], request: Request, rt: ResourceType) -> bool:
@@ -492,8 +470,8 @@ class Admission(Registry):
             new_labels, old_labels = request.labels()
             selector = match["objectSelector"]
             if not (
-                (request.obj is not None and selector_matches(selector, new_labels))
-                or (request.old is not None and selector_matches(selector, old_labels))
+                (request.obj is not None and label_selector_matches(selector, new_labels))
+                or (request.old is not None and label_selector_matches(selector, old_labels))
             ):
                 return None
         equivalent = match.get("matchPolicy", "Equivalent") == "Equivalent"
@@ -529,7 +507,7 @@ class Admission(Registry):
         else:
             stored = self.objects[("", "namespaces")].get(("", request.namespace)) or {}
             labels = stored.get("metadata", {}).get("labels") or {}
-        return selector_matches(selector, labels)
+        return label_selector_matches(selector, labels)
 
     # -- params -----------------------------------------------------------------------------
     def _param_type(self, param_kind: dict[str, Any] | None) -> ResourceType | None:
@@ -565,7 +543,7 @@ class Admission(Registry):
             params = [
                 obj
                 for (ns, _), obj in sorted(store.items())
-                if ns == namespace and selector_matches(selector, obj["metadata"].get("labels") or {})
+                if ns == namespace and label_selector_matches(selector, obj["metadata"].get("labels") or {})
             ]
         if not params and ref.get("parameterNotFoundAction") == "Deny":
             raise ConfigurationError("no params found for policy binding with `Deny` parameterNotFoundAction")

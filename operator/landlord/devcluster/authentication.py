@@ -9,6 +9,12 @@ default (`--anonymous-auth=true`: system:anonymous in system:unauthenticated), N
 `--anonymous-auth=false` (401 Unauthorized).
 (https://kubernetes.io/docs/reference/access-authn-authz/authentication/#anonymous-requests)
 
+Only a request with no `Authorization` header at all is "without credentials" in the
+emulator's lenient sense. A header that is there but no authenticator accepts (empty, another
+scheme such as `Basic`, `Bearer` with an empty token or two spaces) is what the real server
+hands to the anonymous authenticator: system:anonymous when `unauthenticated` is
+`identity.ANONYMOUS`, otherwise 401 Unauthorized, never the admin.
+
 Impersonation (https://kubernetes.io/docs/reference/access-authn-authz/user-impersonation/):
 `Impersonate-User`, `Impersonate-Uid`, `Impersonate-Group` (repeatable) and
 `Impersonate-Extra-KEY` replace the user once the authenticated user is authorized to
@@ -44,8 +50,10 @@ def unauthorized() -> ApiError:
 
 
 def _bearer(header: str) -> str | None:
-    """The token of an `Authorization: Bearer TOKEN` header (None for no or another scheme)."""
-    parts = header.strip().split(" ")
+    """The token of an `Authorization: Bearer TOKEN` header, read as the real bearer-token
+    authenticator reads it (the second of at most three space-separated parts); None when the
+    scheme is another one or the token is empty (`Bearer`, `Bearer  TOKEN`)."""
+    parts = header.strip().split(" ", 2)
     if len(parts) < 2 or parts[0].lower() != "bearer" or not parts[1]:
         return None
     return parts[1]
@@ -71,11 +79,18 @@ class Authenticator:
         self.tokens[token] = info
         return info
 
-    def authenticate(self, authorization: str) -> UserInfo:
-        """The user of a request's `Authorization` header; 401 for a token nobody has."""
+    def authenticate(self, authorization: str | None) -> UserInfo:
+        """The user of a request's `Authorization` header (None: no header); 401 for a token
+        nobody has, and for a header no authenticator accepts unless anonymous requests are on."""
+        if authorization is None:
+            if self.unauthenticated is None:
+                raise unauthorized()
+            return self.unauthenticated
         token = _bearer(authorization)
         if token is None:
-            if self.unauthenticated is None:
+            # Present but unusable: the real server falls through to the anonymous authenticator
+            # (if enabled); the emulator's admin default is for absent credentials only.
+            if self.unauthenticated is None or self.unauthenticated.is_admin:
                 raise unauthorized()
             return self.unauthenticated
         user = self.tokens.get(token)

@@ -34,6 +34,8 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:
+            del body["reason"]  # as the real server's Status for an unclassified (etcd) error
         if self.details:
             body["details"] = self.details
         return body
@@ -97,6 +99,17 @@ def invalid(kind: str, group: str, name: str, errors: list[FieldError]) -> ApiEr
     details = _details(name, group, kind)
     details["causes"] = [e.cause() for e in errors]
     return ApiError(422, "Invalid", f'{qualified} "{name}" is invalid: {text}', details)
+
+
+def request_entity_too_large(limit: int) -> ApiError:
+    """The real server's answer to a request body over its limit (3 MiB for kube-apiserver)."""
+    return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
+
+
+def request_too_large_for_storage() -> ApiError:
+    """What the real server passes on when etcd refuses an object over its request size limit:
+    a 500 whose Status has no reason (kubernetes/kubernetes#74600)."""
+    return ApiError(500, "", "etcdserver: request is too large")
 
 
 def bad_request(message: str) -> ApiError:

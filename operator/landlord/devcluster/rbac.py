@@ -22,6 +22,7 @@ from .authorization import BINDING_KINDS, RBAC_GROUP, ROLE_KINDS
 from .identity import AUTHENTICATED, MASTERS, UNAUTHENTICATED
 from .lifecycle import Lifecycle
 from .resources import ResourceType
+from .selectors import label_selector_matches
 
 BOOTSTRAP_MANAGER = "landlord-devcluster"
 AGGREGATION_MANAGER = "clusterrole-aggregation-controller"
@@ -299,26 +300,6 @@ def review_types() -> list[ResourceType]:
 REVIEW_KINDS = frozenset(rt.kind for rt in review_types())
 
 
-def selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    """A metav1.LabelSelector against labels (an empty selector matches everything)."""
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expression in selector.get("matchExpressions") or []:
-        key, operator = expression.get("key", ""), expression.get("operator")
-        values = expression.get("values") or []
-        present = key in labels
-        if operator == "In" and not (present and labels[key] in values):
-            return False
-        if operator == "NotIn" and present and labels[key] in values:
-            return False
-        if operator == "Exists" and not present:
-            return False
-        if operator == "DoesNotExist" and present:
-            return False
-    return True
-
-
 def aggregated_rules(roles: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """The new `rules` of each aggregated ClusterRole (by name) whose rules are not yet the union of
     those of the ClusterRoles its selectors match (in name order, without duplicates)."""
@@ -332,7 +313,7 @@ def aggregated_rules(roles: dict[str, dict[str, Any]]) -> dict[str, list[dict[st
         for selector in aggregation.get("clusterRoleSelectors") or []:
             for other_name, other in ordered:
                 labels = (other.get("metadata") or {}).get("labels") or {}
-                if other_name != name and isinstance(selector, dict) and selector_matches(selector, labels):
+                if other_name != name and isinstance(selector, dict) and label_selector_matches(selector, labels):
                     rules += [rule for rule in other.get("rules") or [] if rule not in rules]
         if (role.get("rules") or []) != rules:
             changes[name] = rules

@@ -74,6 +74,8 @@ def _t(group: str, version: str, kind: str, plural: str, namespaced: bool, **ext
         "": "io.k8s.api.core",
         "apps": "io.k8s.api.apps",
         "batch": "io.k8s.api.batch",
+        "autoscaling": "io.k8s.api.autoscaling",
+        "discovery.k8s.io": "io.k8s.api.discovery",
         "networking.k8s.io": "io.k8s.api.networking",
         "rbac.authorization.k8s.io": "io.k8s.api.rbac",
         "coordination.k8s.io": "io.k8s.api.coordination",
@@ -132,6 +134,7 @@ _BUILTINS: list[tuple[str, str, str, str, bool, list[str], bool, bool]] = [
     ("", "v1", "LimitRange", "limitranges", True, ["limits"], False, False),
     ("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True, ["pvc"], True, False),
     ("", "v1", "Endpoints", "endpoints", True, ["ep"], False, False),
+    ("", "v1", "ReplicationController", "replicationcontrollers", True, ["rc"], True, True),
     ("apps", "v1", "Deployment", "deployments", True, ["deploy"], True, True),
     ("apps", "v1", "StatefulSet", "statefulsets", True, ["sts"], True, True),
     ("apps", "v1", "DaemonSet", "daemonsets", True, ["ds"], True, True),
@@ -146,6 +149,8 @@ _BUILTINS: list[tuple[str, str, str, str, bool, list[str], bool, bool]] = [
     ("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False, [], False, False),
     ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False, [], False, False),
     ("coordination.k8s.io", "v1", "Lease", "leases", True, [], False, False),
+    ("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True, ["hpa"], True, False),
+    ("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True, [], False, True),
     ("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ["pdb"], True, True),
     (
         "apiextensions.k8s.io",
@@ -179,7 +184,18 @@ _BUILTINS: list[tuple[str, str, str, str, bool, list[str], bool, bool]] = [
     ),
 ]
 _SCALABLE = {"Deployment", "StatefulSet", "ReplicaSet"}
-_IN_ALL = {"Service", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
+_IN_ALL = {
+    "ReplicationController",
+    "HorizontalPodAutoscaler",
+    "Service",
+    "Pod",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Job",
+    "CronJob",
+}
 _API_EXTENSIONS = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 _FIELD_SELECTORS = {
     "Namespace": COMMON_FIELDS | {"status.phase"},

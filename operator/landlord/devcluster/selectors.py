@@ -43,6 +43,28 @@ class Requirement:
         return not present
 
 
+_SET_OPERATORS = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
+
+
+def label_selector_requirements(selector: dict[str, Any]) -> list[Requirement]:
+    """A metav1.LabelSelector (`matchLabels`, `matchExpressions`) as requirements, ANDed."""
+    found = [Requirement(str(k), "=", (str(v),)) for k, v in (selector.get("matchLabels") or {}).items()]
+    for expression in selector.get("matchExpressions") or []:
+        op = _SET_OPERATORS.get(expression.get("operator"))
+        if op is not None:  # an unknown operator never passes validation; it constrains nothing here
+            values = tuple(str(v) for v in expression.get("values") or [])
+            found.append(Requirement(str(expression.get("key", "")), op, values))
+    return found
+
+
+def label_selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """Whether labels match a metav1.LabelSelector; an empty or absent one matches everything
+    (as the selectors of ValidatingAdmissionPolicy matches and ClusterRole aggregation use it)."""
+    if not selector:
+        return True
+    return all(requirement.matches(labels) for requirement in label_selector_requirements(selector))
+
+
 def parse_label_selector(text: str) -> list[Requirement]:
     requirements: list[Requirement] = []
     rest = text.strip()

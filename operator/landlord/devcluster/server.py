@@ -46,6 +46,8 @@ PATCH_TYPES = {
     "application/apply-patch+yaml": "apply",
 }
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+MAX_REQUEST_BYTES = 3 * 1024 * 1024
+"""kube-apiserver's limit on a write's request body (`MaxRequestBodyBytes`): 413 above it."""
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -87,6 +89,7 @@ class Api:
         self.authenticator = authenticator or Authenticator()
         self.authorizer = Authorizer(cluster.objects)
         self.bookmark_interval = bookmark_interval
+        self.max_request_bytes = MAX_REQUEST_BYTES  # tests may lower it
         self.requests: Counter[str] = Counter()
         self._openapi_cache: dict[tuple[str, int], dict[str, Any]] = {}
 
@@ -108,7 +111,7 @@ class Api:
 
     def _user(self, request: web.Request) -> UserInfo:
         """Who the request acts as, once RBAC allows it (system:masters skips the rule walk)."""
-        authenticated = self.authenticator.authenticate(request.headers.get("Authorization", ""))
+        authenticated = self.authenticator.authenticate(request.headers.get("Authorization"))
         user = self.authenticator.impersonate(authenticated, request.headers.items(), self.authorizer)
         if not user.is_admin:
             self.authorizer.check(user, request_attributes(request.method, request.path, request.query))
@@ -419,7 +422,7 @@ class Api:
                 f"the body of the request was in an unknown format - accepted media types include: "
                 f"{', '.join(PATCH_TYPES)}"
             )
-        raw = await request.read()
+        raw = await self._read(request)
         try:
             patch = yaml.safe_load(raw) if patch_type == "apply" else json.loads(raw or b"null")
         except (ValueError, yaml.YAMLError) as exc:
@@ -452,9 +455,23 @@ class Api:
             headers["Warning"] = ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in warnings)
         return _json(obj, status, headers)
 
+    async def _read(self, request: web.Request) -> bytes:
+        """The request body, refused (413, the real Status) over `max_request_bytes` before it is
+        read when its length is announced, and before it is decoded otherwise."""
+        limit = self.max_request_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise errors.request_entity_too_large(limit)
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge as exc:  # a chunked body over aiohttp's own cap
+            raise errors.request_entity_too_large(limit) from exc
+        if len(raw) > limit:
+            raise errors.request_entity_too_large(limit)
+        return raw
+
     async def _body(self, request: web.Request) -> Any:
         """The request's object: JSON, YAML, or protobuf (kubectl 1.32+, typed clients) read as its JSON."""
-        raw = await request.read()
+        raw = await self._read(request)
         content_type = request.headers.get("Content-Type", "application/json")
         try:
             if protobuf.is_protobuf(content_type):

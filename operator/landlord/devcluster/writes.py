@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import random
 import string
 import uuid
@@ -22,6 +23,7 @@ from .limitranger import LimitRanger
 from .managed_fields import apply, now_rfc3339, record_update
 from .metadata import NAMESPACE_FINALIZER, SYSTEM_METADATA, validate_metadata
 from .patches import json_patch, merge_patch, strategic_merge_patch
+from .pod_updates import validate_pod_update
 from .quota import ResourceQuotas
 from .registry import validate_crd
 from .resources import ResourceType
@@ -29,6 +31,12 @@ from .store import Key
 
 CREATE_ON_UPDATE = frozenset({"Lease", "Event", "Endpoints"})
 """Kinds whose registries create the object on a PUT to a missing name."""
+
+MAX_OBJECT_BYTES = 1572864
+"""etcd's default `--max-request-bytes` (1.5 MiB): a larger stored object is refused by etcd."""
+
+NAMESPACE_MISMATCH = "the namespace of the provided object does not match the namespace sent on the request"
+"""The real 400 for a POST or PUT whose object names another namespace than the URL."""
 
 
 @dataclass
@@ -41,7 +49,19 @@ class WriteResult:
 
 
 class Writes(ResourceQuotas, LimitRanger):
-    """Create, update, patch and apply, on top of admission, the registry and the object store."""
+    """Create, update, patch and apply, on top of admission, the registry and the object store.
+
+    `max_object_bytes` is the storage limit (etcd's request size): a write whose object would be
+    larger (its compact JSON; etcd holds built-in objects as protobuf, a bit smaller) is refused
+    as the real server passes on etcd's refusal, a 500 `etcdserver: request is too large`, after
+    admission and before anything is stored, counted or sent to watchers. Tests may lower it.
+    """
+
+    max_object_bytes: int = MAX_OBJECT_BYTES
+
+    def _check_size(self, obj: dict[str, Any]) -> None:
+        if len(json.dumps(obj, separators=(",", ":"))) > self.max_object_bytes:
+            raise errors.request_too_large_for_storage()
 
     def _validate(
         self,
@@ -89,8 +109,10 @@ class Writes(ResourceQuotas, LimitRanger):
         manager: str,
         field_validation: str = "Warn",
         dry_run: bool = False,
+        managed_fields: list[dict[str, Any]] | None = None,
     ) -> WriteResult:
-        """POST: stores a new object with uid, creationTimestamp, generation and a resourceVersion."""
+        """POST: stores a new object with uid, creationTimestamp, generation and a resourceVersion
+        (`managed_fields`: those of a server-side apply creating it, instead of an Update entry)."""
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request was in an unknown format")
         obj = copy.deepcopy(body)
@@ -101,9 +123,7 @@ class Writes(ResourceQuotas, LimitRanger):
         if rt.namespaced:
             body_ns = meta.get("namespace")
             if body_ns and namespace and body_ns != namespace:
-                raise errors.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request"
-                )
+                raise errors.bad_request(NAMESPACE_MISMATCH)
             namespace = namespace or body_ns
             if not namespace:
                 raise errors.bad_request("the namespace of the object is required")
@@ -133,11 +153,15 @@ class Writes(ResourceQuotas, LimitRanger):
         if rt.has_generation:
             smeta["generation"] = 1
         self._policy_status(rt, stored)
-        record_update(self.field_model(rt), None, stored, manager, rt.api_version)
+        if managed_fields is not None:
+            smeta["managedFields"] = managed_fields
+        else:
+            record_update(self.field_model(rt), None, stored, manager, rt.api_version)
         self._admit(rt, "CREATE", namespace, requested_name, stored, None, "", dry_run, manager, warnings=warnings)
         self._admit_quota(rt, "CREATE", namespace, stored, None, "")  # the last admission step
         if dry_run:
             return WriteResult(self.present(rt, stored), warnings, True)
+        self._check_size(stored)
         smeta["resourceVersion"] = self._next_rv()
         self._insert(rt, key, stored)
         self._emit(rt, "ADDED", stored, None)
@@ -218,6 +242,8 @@ class Writes(ResourceQuotas, LimitRanger):
             raise errors.bad_request(
                 f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
             )
+        if rt.namespaced and meta.get("namespace") and meta["namespace"] != namespace:
+            raise errors.bad_request(NAMESPACE_MISMATCH)
         if current is None:
             # Like the real registries: only a few kinds may be created by PUT.
             if subresource or rt.kind not in CREATE_ON_UPDATE:
@@ -270,6 +296,7 @@ class Writes(ResourceQuotas, LimitRanger):
         errors.check_version(rt.plural, rt.group, name, patched_meta.get("resourceVersion"), current)
         if patched_meta.get("name", name) != name:
             raise errors.bad_request("metadata.name: Invalid value: the name of a patched object cannot change")
+        _check_patched_namespace(rt, patched_meta, namespace)
         return self._replace(rt, key, current, patched, manager, subresource, field_validation, dry_run)
 
     def _apply(
@@ -300,6 +327,7 @@ class Writes(ResourceQuotas, LimitRanger):
                 f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
             )
         meta["name"] = name
+        _check_patched_namespace(rt, meta, namespace)
         if rt.namespaced:
             meta["namespace"] = namespace
         if current is None and subresource:
@@ -325,12 +353,7 @@ class Writes(ResourceQuotas, LimitRanger):
         if current is None:
             merged["metadata"] = {k: v for k, v in merged["metadata"].items() if k not in SYSTEM_METADATA}
             merged["metadata"].pop("managedFields", None)
-            created = self.create(rt, namespace, merged, manager, field_validation, dry_run)
-            stored = self._store(rt).get(key)
-            if stored is not None and not dry_run:
-                stored["metadata"]["managedFields"] = managed
-                created.obj["metadata"]["managedFields"] = managed
-            return created
+            return self.create(rt, namespace, merged, manager, field_validation, dry_run, managed_fields=managed)
         return self._replace(
             rt, key, current, merged, manager, subresource, field_validation, dry_run, managed_fields=managed
         )
@@ -394,6 +417,10 @@ class Writes(ResourceQuotas, LimitRanger):
                 new["status"] = copy.deepcopy(old.get("status", {}))
         stored, warnings = self._validate(rt, new, old, field_validation)
         self._limit_ranger(rt, "UPDATE", key[0], stored, old, subresource)  # mutating admission
+        if rt.builtin and rt.kind == "Pod" and not rt.group and not subresource:
+            pod_problems = validate_pod_update(old, stored)  # on the defaulted object, as the real one
+            if pod_problems:
+                raise errors.invalid(rt.kind, rt.group, key[1], pod_problems)
         if rt.kind == "CustomResourceDefinition" and subresource != "status":
             self._restate_crd(old, stored)
         if managed_fields is not None:
@@ -412,6 +439,7 @@ class Writes(ResourceQuotas, LimitRanger):
             return WriteResult(self.present(rt, old), warnings)
         if dry_run:
             return WriteResult(self.present(rt, stored), warnings)
+        self._check_size(stored)
         stored["metadata"]["resourceVersion"] = self._next_rv()
         self._reindex_owners(rt, key, old, stored)
         self._store(rt)[key] = stored
@@ -424,6 +452,16 @@ class Writes(ResourceQuotas, LimitRanger):
             self.pending.add((rt.group_resource, key))
             self.wakeup.set()
         return WriteResult(self.present(rt, stored), warnings)
+
+
+def _check_patched_namespace(rt: ResourceType, meta: dict[str, Any], namespace: str | None) -> None:
+    """A patch or apply whose object names another namespace than the URL: the real 400 of the
+    patch handler's name check (an absent or empty namespace is the URL's)."""
+    found = meta.get("namespace")
+    if rt.namespaced and found and found != namespace:
+        raise errors.bad_request(
+            f"the namespace of the object ({found}) does not match the namespace on the URL ({namespace})"
+        )
 
 
 def _fold_string_data(secret: dict[str, Any]) -> None:

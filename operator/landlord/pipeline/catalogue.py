@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from ..render.view import normal_host as normal_host  # (one definition, shared with rendering)
+
 
 class Catalogue(Protocol):
     """Plans, add-ons, resellers and tenants by name, and who refers to what."""
@@ -37,11 +39,6 @@ def tenant_refs(spec: Mapping[str, Any], name: str | None = None) -> set[tuple[s
         if isinstance(addon, Mapping):
             refs.add(("AddOn", str(addon.get("name", ""))))
     return refs | host_claims(spec, name)
-
-
-def normal_host(host: Any) -> str:
-    """A host name as DNS compares it: case-insensitive, without the root's trailing dot."""
-    return str(host).strip().rstrip(".").lower()
 
 
 def subdomain_of(spec: Mapping[str, Any], name: str | None) -> str:

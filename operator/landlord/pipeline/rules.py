@@ -14,6 +14,7 @@ from typing import Any
 from ..api.composition import AddOnUse, entitlements
 from ..api.schemas import name_rule_message
 from ..config import NAMESPACE_NAME_MAX, Config
+from ..render.view import verified_domains
 from .catalogue import Catalogue, custom_domains, host_buckets, normal_host, subdomain_of
 
 PENDING, FAILED = "Pending", "Failed"
@@ -257,7 +258,21 @@ class Wanted:
     host: str
     field: str
     custom: bool
-    assigned: bool  # already the tenant's: recorded in its status (subdomain, or a verified domain)
+    assigned: bool  # already the tenant's: recorded in its status (its host, or a verified domain)
+    recorded: str = ""  # generated host: the one its status records as assigned ("" for none)
+    locked: bool = False  # generated host: its subdomain label is assigned and cannot change
+
+
+def assigned_host(status: dict[str, Any]) -> str:
+    """The generated host the tenant's status records as assigned ("" for none): `status.host`,
+    else (a status written before it existed) the host of `status.url` next to `status.subdomain`."""
+    host = status.get("host")
+    if isinstance(host, str) and host:
+        return normal_host(host)
+    url = status.get("url")
+    if isinstance(status.get("subdomain"), str) and status.get("subdomain") and isinstance(url, str):
+        return normal_host(url.partition("://")[2].partition("/")[0].partition(":")[0])
+    return ""
 
 
 def _covered(host: str, base: str) -> bool:
@@ -301,13 +316,11 @@ def wanted_hosts(
     hosts: list[Wanted] = []
     subdomain, base = subdomain_of(spec, name), _base_domain(catalogue, spec, config)
     if subdomain and base is not None:
-        assigned = status.get("subdomain") == subdomain
-        hosts.append(Wanted(f"{subdomain}.{base}", "spec.domains.subdomain", False, assigned))
-    verified = {
-        normal_host(entry.get("host"))
-        for entry in sequence(status.get("domains"))
-        if isinstance(entry, dict) and entry.get("state") == "Verified"
-    }
+        host, recorded = f"{subdomain}.{base}", assigned_host(status)
+        # The whole host, not the label: a tenant that moved to another base domain holds nothing there yet.
+        locked = isinstance(status.get("subdomain"), str) and bool(status.get("subdomain"))
+        hosts.append(Wanted(host, "spec.domains.subdomain", False, recorded == host, recorded, locked))
+    verified = set(verified_domains(spec, status))
     seen: set[str] = set()
     for index, raw in enumerate(sequence(mapping(spec.get("domains")).get("custom"))):
         host = normal_host(raw)
@@ -398,11 +411,19 @@ def _conflict(wanted: Wanted, owner: str, theirs: Wanted) -> Violation:
     if not wanted.custom:
         subdomain = wanted.host.partition(".")[0]
         what = f" as its custom domain {theirs.host!r}" if theirs.custom else ""
-        fix = (
-            "this tenant's subdomain was assigned and cannot change: remove the host from Tenant/" + owner
-            if wanted.assigned
-            else "choose another subdomain"
-        )
+        if theirs.custom:
+            release = f"remove {theirs.host!r} from Tenant/{owner}'s spec.domains.custom"
+        else:
+            release = f"move Tenant/{owner} to another base domain (spec.reseller) or delete it"
+        if wanted.locked and wanted.recorded and wanted.recorded != wanted.host:
+            fix = (
+                f"this tenant's subdomain {subdomain!r} was assigned and cannot change, and its host is "
+                f"{wanted.recorded}: set spec.reseller back so that its base domain is that host's, or {release}"
+            )
+        elif wanted.locked:
+            fix = f"this tenant's subdomain {subdomain!r} was assigned and cannot change: {release}"
+        else:
+            fix = "choose another subdomain (spec.domains.subdomain)"
         return Violation(
             "spec.domains.subdomain",
             "HostConflict",

@@ -12,19 +12,24 @@ the integration tests install them from here. Documented in docs/tenant-isolatio
 - `landlord-tenant-viewer` (aggregated): read-only, for suspended tenants; no Secrets (a
   ServiceAccount token would give write rights back).
 - ValidatingAdmissionPolicies (admissionregistration.k8s.io/v1, CEL, no webhook):
-  `landlord-managed-objects` (only the operator writes what Landlord labels),
-  `landlord-tenant-services` (no ExternalName Service, no externalIPs) and
-  `landlord-ingress-hosts` (an Ingress routes only the hosts granted to the tenant).
+  `landlord-managed-objects` (only the operator writes what Landlord labels, and Landlord's
+  Namespaces), `landlord-frozen-namespaces` (nothing but deletions in a suspended or orphaned
+  namespace), `landlord-tenant-services` (no ExternalName Service, no externalIPs),
+  `landlord-ingress-hosts` (an Ingress routes only the hosts granted to the tenant, and uses
+  only the safe ingress-nginx annotations), `landlord-tenant-volumes` (a PVC names no
+  PersistentVolume) and `landlord-tenant-rolebindings` (no `system:` groups or users, no other
+  namespace's ServiceAccounts as subjects).
 
-The operator's identity for `landlord-managed-objects` comes from the ConfigMap
-`landlord-system/landlord-admission`: `usernames` and `groups`, comma-separated.
+The operator's identity comes from the ConfigMap `landlord-system/landlord-admission`:
+`usernames` and `groups`, comma-separated; `ingressNginxAnnotations` adds names to the
+ingress-nginx annotations a tenant may use.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .namespace import INGRESS_HOSTS_ANNOTATION
+from .namespace import INGRESS_HOSTS_ANNOTATION, ORPHANED_LABEL, SUSPENDED_LABEL
 from .view import MANAGED_BY, TENANT_LABEL
 
 OWNER_ROLE = "landlord-tenant-owner"
@@ -44,9 +49,19 @@ SYSTEM_CONTROLLERS = (
     "system:kube-controller-manager",
 )
 
+# Usernames (prefixes) of the cluster's own controllers, scheduler and kubelets: they keep
+# working in a frozen (suspended or orphaned) namespace.
+CLUSTER_COMPONENT_PREFIXES = ("system:serviceaccount:kube-system:", "system:node:")
+CLUSTER_COMPONENTS = ("system:kube-controller-manager", "system:kube-scheduler")
+# Who binds a PersistentVolumeClaim to a volume (spec.volumeName).
+VOLUME_BINDERS = ("system:serviceaccount:kube-system:persistent-volume-binder", "system:kube-controller-manager")
+
 MANAGED_POLICY = "landlord-managed-objects"
+FROZEN_POLICY = "landlord-frozen-namespaces"
 SERVICES_POLICY = "landlord-tenant-services"
 INGRESS_POLICY = "landlord-ingress-hosts"
+VOLUMES_POLICY = "landlord-tenant-volumes"
+ROLEBINDINGS_POLICY = "landlord-tenant-rolebindings"
 
 READ = ["get", "list", "watch"]
 WRITE = ["create", "delete", "deletecollection", "patch", "update"]
@@ -104,12 +119,13 @@ VIEWER_RULES = [
     _rule("coordination.k8s.io", ["leases"], READ),
     _rule("discovery.k8s.io", ["endpointslices"], READ),
     _rule("events.k8s.io", ["events"], READ),
-    _rule("landlord.dev", ["backups", "restores"], READ),
     _rule("metrics.k8s.io", ["pods"], READ),
     _rule("networking.k8s.io", ["ingresses", "ingresses/status", "networkpolicies"], READ),
     _rule("policy", ["poddisruptionbudgets", "poddisruptionbudgets/status"], READ),
     _rule("rbac.authorization.k8s.io", ["rolebindings", "roles"], READ),
 ]
+
+# landlord.dev backups and restores are granted once their CRDs exist (docs/tenant-isolation.md).
 
 # What an owner may change, on top of VIEWER_RULES (which the owner role aggregates too).
 # Deliberately absent: namespaces, resourcequotas, limitranges, networkpolicies (the isolation);
@@ -151,7 +167,6 @@ OWNER_RULES = [
     _rule("autoscaling", ["horizontalpodautoscalers"], WRITE),
     _rule("batch", ["cronjobs", "jobs"], WRITE),
     _rule("coordination.k8s.io", ["leases"], WRITE),
-    _rule("landlord.dev", ["backups", "restores"], WRITE),
     _rule("networking.k8s.io", ["ingresses"], WRITE),
     _rule("rbac.authorization.k8s.io", ["rolebindings", "roles"], WRITE),
     _rule("authorization.k8s.io", ["localsubjectaccessreviews"], ["create"]),
@@ -193,6 +208,9 @@ def tenant_roles() -> list[dict[str, Any]]:
 # -- Admission ------------------------------------------------------------------------------
 MANAGED_BY_KEY, MANAGED_BY_VALUE = next(iter(MANAGED_BY.items()))
 TENANT_NAMESPACES = {"matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]}
+SUSPENDED_NAMESPACES = {"matchLabels": {SUSPENDED_LABEL: "true"}}
+ORPHANED_NAMESPACES = {"matchLabels": {ORPHANED_LABEL: "true"}}
+ALL_NAMESPACES: dict[str, Any] = {}
 
 
 def _csv(key: str) -> str:
@@ -213,9 +231,15 @@ def _claims(obj: str) -> str:
     )
 
 
-_CONTROLLERS = "[" + ", ".join(f"'{name}'" for name in SYSTEM_CONTROLLERS) + "]"
+def _names(names: tuple[str, ...]) -> str:
+    """CEL: a list literal of strings."""
+    return "[" + ", ".join(f"'{name}'" for name in names) + "]"
 
-MANAGED_VARIABLES = [
+
+_CONTROLLERS = _names(SYSTEM_CONTROLLERS)
+
+# The operator's identity, from the params ConfigMap (usernames, groups).
+OPERATOR_VARIABLES = [
     {"name": "operatorUsers", "expression": _csv("usernames")},
     {"name": "operatorGroups", "expression": _csv("groups")},
     {
@@ -223,6 +247,10 @@ MANAGED_VARIABLES = [
         "expression": "request.userInfo.username in variables.operatorUsers || "
         "(has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in variables.operatorGroups))",
     },
+]
+
+MANAGED_VARIABLES = [
+    *OPERATOR_VARIABLES,
     {"name": "isController", "expression": f"request.userInfo.username in {_CONTROLLERS}"},
     {
         # Everything in a namespace being deleted goes with it (the tenant cannot delete its namespace).
@@ -241,6 +269,70 @@ MANAGED_VALIDATION = {
     ),
     "reason": "Forbidden",
 }
+
+FROZEN_VARIABLES = [
+    *OPERATOR_VARIABLES,
+    {
+        "name": "isClusterComponent",
+        "expression": f"request.userInfo.username in {_names(CLUSTER_COMPONENTS)} || "
+        f"{_names(CLUSTER_COMPONENT_PREFIXES)}.exists(p, request.userInfo.username.startsWith(p))",
+    },
+    {
+        "name": "why",
+        "expression": "namespaceObject != null && has(namespaceObject.metadata.labels) && "
+        f"'{ORPHANED_LABEL}' in namespaceObject.metadata.labels ? "
+        "'was kept after its Tenant was deleted (deletionPolicy Retain)' : 'belongs to a suspended tenant'",
+    },
+]
+FROZEN_VALIDATION = {
+    # DELETE is not matched: the tenant may clean up.
+    "expression": "variables.isOperator || variables.isClusterComponent",
+    "messageExpression": "'namespace ' + request.namespace + ' ' + variables.why + ': nothing may be created or "
+    "changed in it (' + request.operation + ' ' + request.resource.resource + "
+    "(request.subResource != '' ? '/' + request.subResource : '') + '), only deleted; "
+    "resume the Tenant (spec.suspend: false) first'",
+    "reason": "Forbidden",
+}
+
+_VOLUME_NAME = "(has({0}.spec.volumeName) ? {0}.spec.volumeName : '')"
+VOLUME_VALIDATIONS = [
+    {
+        "expression": f"request.userInfo.username in {_names(VOLUME_BINDERS)} || {_VOLUME_NAME.format('object')} == ''"
+        f" || (request.operation == 'UPDATE' && {_VOLUME_NAME.format('object')} == "
+        f"{_VOLUME_NAME.format('oldObject')})",
+        "messageExpression": "'spec.volumeName is not allowed on a PersistentVolumeClaim in a tenant namespace (it "
+        "would claim a PersistentVolume by name, possibly another tenant\\'s: ' + "
+        + _VOLUME_NAME.format("object")
+        + " + '); leave it empty and let the cluster provision or bind a volume'",
+        "reason": "Forbidden",
+    },
+]
+
+# A subject is the namespace's own: a user or group not reserved by Kubernetes (system:...), a
+# ServiceAccount of this namespace, or the group of all of them.
+_OWN_SUBJECT = (
+    "s.kind == 'ServiceAccount' ? (!has(s.namespace) || s.namespace == '' || s.namespace == request.namespace) : "
+    "s.kind == 'Group' ? (!s.name.startsWith('system:') || s.name == 'system:serviceaccounts:' + request.namespace) : "
+    "(!s.name.startsWith('system:') || s.name.startsWith('system:serviceaccount:' + request.namespace + ':'))"
+)
+ROLEBINDING_VARIABLES = [
+    *OPERATOR_VARIABLES,
+    {
+        "name": "foreign",
+        "expression": f"has(object.subjects) ? object.subjects.filter(s, !({_OWN_SUBJECT}))"
+        ".map(s, s.kind + ' ' + (has(s.namespace) && s.namespace != '' ? s.namespace + '/' : '') + s.name) : []",
+    },
+]
+ROLEBINDING_VALIDATIONS = [
+    {
+        "expression": "variables.isOperator || size(variables.foreign) == 0",
+        "messageExpression": "'a RoleBinding in a tenant namespace may not name ' + variables.foreign.join(', ') + "
+        "' (groups and users named system:... stand for whole classes of clients, and ServiceAccounts of other "
+        "namespaces are not the tenant\\'s); name people, groups of your own, or ServiceAccounts of ' + "
+        "request.namespace",
+        "reason": "Forbidden",
+    },
+]
 
 SERVICE_VALIDATIONS = [
     {
@@ -275,8 +367,50 @@ INGRESS_VARIABLES = [
         ".map(t, t.hosts.filter(h, !(h in variables.granted)).join(', ')).filter(s, s != '') : []",
     },
 ]
-# Annotations of ingress-nginx (the default ingress class) that route more hosts or inject configuration.
-FORBIDDEN_INGRESS_ANNOTATIONS = ("nginx.ingress.kubernetes.io/server-alias",)
+# ingress-nginx (the default ingress class) reads annotations under this prefix; a tenant may use
+# only these (an allow-list: the others route more hosts, inject configuration, reach other
+# services or Secrets, or send requests elsewhere: server-alias, *-snippet, auth-url,
+# auth-signin, auth-tls-*, auth-secret, mirror-*, proxy-pass-params, custom-http-errors,
+# default-backend, upstream-vhost, service-upstream, ...). The params' `ingressNginxAnnotations`
+# adds names (without the prefix), comma-separated.
+INGRESS_NGINX_PREFIX = "nginx.ingress.kubernetes.io/"
+SAFE_INGRESS_NGINX_ANNOTATIONS = (
+    "affinity",
+    "affinity-mode",
+    "app-root",
+    "backend-protocol",
+    "denylist-source-range",
+    "enable-cors",
+    "force-ssl-redirect",
+    "from-to-www-redirect",
+    "limit-connections",
+    "limit-rpm",
+    "limit-rps",
+    "permanent-redirect",
+    "permanent-redirect-code",
+    "proxy-body-size",
+    "proxy-buffer-size",
+    "proxy-connect-timeout",
+    "proxy-read-timeout",
+    "proxy-send-timeout",
+    "rewrite-target",
+    "ssl-redirect",
+    "temporal-redirect",
+    "use-regex",
+    "whitelist-source-range",
+)
+# ... and every annotation starting with one of these (after the prefix).
+SAFE_INGRESS_NGINX_PREFIXES = ("cors-", "session-cookie-")
+INGRESS_VARIABLES.append(
+    {
+        "name": "refusedAnnotations",
+        "expression": "has(object.metadata.annotations) ? object.metadata.annotations.filter(k, "
+        f"k.startsWith('{INGRESS_NGINX_PREFIX}') && "
+        f"!({_names(SAFE_INGRESS_NGINX_ANNOTATIONS)} + {_csv('ingressNginxAnnotations')})"
+        f".exists(a, k == '{INGRESS_NGINX_PREFIX}' + a) && "
+        f"!{_names(SAFE_INGRESS_NGINX_PREFIXES)}.exists(p, k.startsWith('{INGRESS_NGINX_PREFIX}' + p))) : []",
+    }
+)
 INGRESS_VALIDATIONS = [
     {
         "expression": "!has(object.spec.rules) || object.spec.rules.all(r, has(r.host) && r.host != '')",
@@ -304,11 +438,10 @@ INGRESS_VALIDATIONS = [
         "reason": "Forbidden",
     },
     {
-        "expression": "!has(object.metadata.annotations) || !object.metadata.annotations.exists(k, "
-        + " || ".join(f"k == '{a}'" for a in FORBIDDEN_INGRESS_ANNOTATIONS)
-        + " || k.endsWith('-snippet'))",
-        "message": "the ingress-nginx annotations server-alias and *-snippet are not allowed in a tenant namespace "
-        "(they route other hosts or inject configuration into the shared controller)",
+        "expression": "size(variables.refusedAnnotations) == 0",
+        "messageExpression": "'ingress-nginx annotation ' + variables.refusedAnnotations.join(', ') + ' is not "
+        "allowed in a tenant namespace (only those known to stay within the tenant\\'s hosts and services are; "
+        "see docs/tenant-isolation.md)'",
         "reason": "Forbidden",
     },
 ]
@@ -337,11 +470,18 @@ def _policy(
 
 
 def _binding(
-    name: str, policy: str, object_selector: dict[str, Any] | None = None, params: bool = False
+    name: str,
+    policy: str,
+    object_selector: dict[str, Any] | None = None,
+    params: bool = False,
+    namespaces: dict[str, Any] | None = None,
+    rules: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    match: dict[str, Any] = {"namespaceSelector": TENANT_NAMESPACES}
+    match: dict[str, Any] = {"namespaceSelector": TENANT_NAMESPACES if namespaces is None else namespaces}
     if object_selector:
         match["objectSelector"] = object_selector
+    if rules:
+        match["resourceRules"] = rules
     spec: dict[str, Any] = {"policyName": policy, "validationActions": ["Deny"]}
     if params:
         # Missing parameters deny: the protection fails closed, for labelled objects only.
@@ -365,45 +505,75 @@ def admission_params(usernames: list[str], groups: list[str] | None = None) -> d
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": ADMISSION_PARAMS, "namespace": OPERATOR_NAMESPACE, "labels": dict(PART_OF)},
-        "data": {"usernames": ",".join(usernames), "groups": ",".join(groups or [])},
+        "data": {"usernames": ",".join(usernames), "groups": ",".join(groups or []), "ingressNginxAnnotations": ""},
+    }
+
+
+def _resources(group: str, resources: list[str], operations: list[str], scope: str = "*") -> dict[str, Any]:
+    return {
+        "apiGroups": [group],
+        "apiVersions": ["*" if group == "*" else "v1"],
+        "operations": operations,
+        "resources": resources,
+        "scope": scope,
     }
 
 
 def admission_policies() -> list[dict[str, Any]]:
-    """The three policies and their bindings (tenant namespaces only)."""
-    everything = {
-        "apiGroups": ["*"],
-        "apiVersions": ["*"],
-        "operations": ["CREATE", "UPDATE", "DELETE"],
-        "resources": ["*"],  # not subresources: the quota controller writes resourcequotas/status
-        "scope": "*",
-    }
-    services = {
-        "apiGroups": [""],
-        "apiVersions": ["v1"],
-        "operations": ["CREATE", "UPDATE"],
-        "resources": ["services"],
-    }
-    ingresses = {
-        "apiGroups": ["networking.k8s.io"],
-        "apiVersions": ["v1"],
-        "operations": ["CREATE", "UPDATE"],
-        "resources": ["ingresses"],
-    }
+    """The policies and their bindings (tenant namespaces; suspended and orphaned ones)."""
+    # Not subresources: the quota controller writes resourcequotas/status. Namespaced only: a
+    # cluster-scoped object carrying the tenant label (a Tenant, a PersistentVolume) is not the
+    # operator's alone; the Namespace itself has its own rule and binding.
+    in_namespaces = _resources("*", ["*"], ["CREATE", "UPDATE", "DELETE"], "Namespaced")
+    namespaces = _resources("", ["namespaces"], ["CREATE", "UPDATE", "DELETE"], "Cluster")
+    # Everything and its subresources (scale, ephemeralcontainers, token; exec, attach and
+    # portforward are CONNECT), but status (written by controllers: ingress, cert-manager...)
+    # and eviction (a deletion); DELETE is not matched.
+    frozen = _resources("*", ["*/*"], ["CREATE", "UPDATE", "CONNECT"], "Namespaced")
+    frozen_policy = _policy(FROZEN_POLICY, [frozen], [FROZEN_VALIDATION], FROZEN_VARIABLES, params=True)
+    frozen_policy["spec"]["matchConstraints"]["excludeResourceRules"] = [
+        _resources("*", ["*/status"], ["*"]),
+        _resources("", ["pods/eviction"], ["*"]),
+    ]
+    services = _resources("", ["services"], ["CREATE", "UPDATE"])
+    ingresses = _resources("networking.k8s.io", ["ingresses"], ["CREATE", "UPDATE"])
+    claims = _resources("", ["persistentvolumeclaims"], ["CREATE", "UPDATE"])
+    rolebindings = _resources("rbac.authorization.k8s.io", ["rolebindings"], ["CREATE", "UPDATE"])
     return [
-        _policy(MANAGED_POLICY, [everything], [MANAGED_VALIDATION], MANAGED_VARIABLES, params=True),
+        _policy(MANAGED_POLICY, [in_namespaces, namespaces], [MANAGED_VALIDATION], MANAGED_VARIABLES, params=True),
         # Two bindings: a label selector cannot say "either label".
-        _binding(MANAGED_POLICY, MANAGED_POLICY, {"matchLabels": dict(MANAGED_BY)}, params=True),
+        _binding(MANAGED_POLICY, MANAGED_POLICY, {"matchLabels": dict(MANAGED_BY)}, True, rules=[in_namespaces]),
         _binding(
             f"{MANAGED_POLICY}-tenant-label",
             MANAGED_POLICY,
             {"matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]},
             params=True,
+            rules=[in_namespaces],
         ),
+        # Landlord's Namespaces: for a Namespace's update the namespaceSelector reads its new
+        # labels (one patch removing the tenant label would escape it); the objectSelector reads
+        # the old ones too.
+        _binding(
+            f"{MANAGED_POLICY}-namespaces",
+            MANAGED_POLICY,
+            {"matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]},
+            params=True,
+            namespaces=ALL_NAMESPACES,
+            rules=[namespaces],
+        ),
+        frozen_policy,
+        _binding(f"{FROZEN_POLICY}-suspended", FROZEN_POLICY, params=True, namespaces=SUSPENDED_NAMESPACES),
+        _binding(f"{FROZEN_POLICY}-orphaned", FROZEN_POLICY, params=True, namespaces=ORPHANED_NAMESPACES),
         _policy(SERVICES_POLICY, [services], SERVICE_VALIDATIONS),
         _binding(SERVICES_POLICY, SERVICES_POLICY),
-        _policy(INGRESS_POLICY, [ingresses], INGRESS_VALIDATIONS, INGRESS_VARIABLES),
-        _binding(INGRESS_POLICY, INGRESS_POLICY),
+        _binding(f"{SERVICES_POLICY}-orphaned", SERVICES_POLICY, namespaces=ORPHANED_NAMESPACES),
+        _policy(INGRESS_POLICY, [ingresses], INGRESS_VALIDATIONS, INGRESS_VARIABLES, params=True),
+        _binding(INGRESS_POLICY, INGRESS_POLICY, params=True),
+        _binding(f"{INGRESS_POLICY}-orphaned", INGRESS_POLICY, params=True, namespaces=ORPHANED_NAMESPACES),
+        _policy(VOLUMES_POLICY, [claims], VOLUME_VALIDATIONS),
+        _binding(VOLUMES_POLICY, VOLUMES_POLICY),
+        _policy(ROLEBINDINGS_POLICY, [rolebindings], ROLEBINDING_VALIDATIONS, ROLEBINDING_VARIABLES, params=True),
+        _binding(ROLEBINDINGS_POLICY, ROLEBINDINGS_POLICY, params=True),
     ]
 
 

@@ -7,7 +7,10 @@ write (only the operator may change the Namespace: RBAC gives owners no rights o
 - Pod Security Admission labels: the plan's `podSecurity` level (restricted by default),
   enforced, audited and warned, against the latest policy version;
 - `landlord.dev/ingress-hosts`: the hosts the tenant may route (its subdomain host and its
-  verified custom domains), read by the `landlord-ingress-hosts` admission policy.
+  verified custom domains), read by the `landlord-ingress-hosts` admission policy;
+- `landlord.dev/suspended`: `"true"` while the tenant is suspended (else `"false"`): the `landlord-frozen-namespaces`
+  admission policy then refuses every create and update in the namespace but the operator's and
+  the cluster's controllers' (RoleBindings the owner made itself keep no write rights).
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from ..config import Config
 from .view import TenantView, ingress_hosts, meta_of, namespace_of
 
 INGRESS_HOSTS_ANNOTATION = "landlord.dev/ingress-hosts"
+SUSPENDED_LABEL = "landlord.dev/suspended"
+# Set by the operator on a namespace kept after its Tenant went (deletionPolicy Retain); the same
+# string as components.namespace.ORPHANED_LABEL (render may not import components).
+ORPHANED_LABEL = "landlord.dev/orphaned"
 PSA_PREFIX = "pod-security.kubernetes.io/"
 PSA_MODES = ("enforce", "audit", "warn")
 DEFAULT_POD_SECURITY = "restricted"
@@ -37,8 +44,12 @@ def pod_security_labels(level: str) -> dict[str, str]:
 
 
 def render_namespace(config: Config, tenant: TenantView) -> list[dict[str, Any]]:
-    """The Namespace `<prefix><tenant>`: tenant and plan labels, PSA labels, the granted hosts."""
+    """The Namespace `<prefix><tenant>`: tenant and plan labels, PSA labels, the suspended label,
+    the granted hosts."""
     meta = meta_of(tenant, namespace_of(config, tenant.name), None)
     meta["labels"].update(pod_security_labels(pod_security_level(tenant)))
+    # Always present ("false" when active): the operator updates a namespace only when a rendered
+    # field differs from the live one, so a label it stopped rendering would stay.
+    meta["labels"][SUSPENDED_LABEL] = "true" if tenant.suspended else "false"
     meta["annotations"] = {INGRESS_HOSTS_ANNOTATION: ",".join(ingress_hosts(config, tenant))}
     return [{"apiVersion": "v1", "kind": "Namespace", "metadata": meta}]

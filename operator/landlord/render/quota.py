@@ -1,7 +1,8 @@
 """Quota: a ResourceQuota from the effective limits and a LimitRange with container defaults. Pure.
 
 Besides the effective limits, the quota holds what keeps one tenant from hurting the others or
-the platform: ephemeral storage, object counts, and no LoadBalancer or NodePort Services unless
+the platform: ephemeral storage, object counts (workload kinds too: they bound what a suspension
+records), and no LoadBalancer or NodePort Services unless
 the plan's `spec.quota` allows them (both default to 0), and no new pods while the tenant is
 suspended (existing ones are stopped by the suspension, not by the quota). Totals of container limits
 (`limits.cpu`, `limits.memory`) appear only when the plan sets them.
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..api.composition import format_limit, parse_limit
-from ..config import OBJECT_COUNTS, Config
+from ..config import OBJECT_COUNTS, WORKLOAD_COUNTS, Config
 from .view import TenantView, meta_of, namespace_of
 
 QUOTA_KEYS = {"cpu": "requests.cpu", "memory": "requests.memory", "storage": "requests.storage", "pods": "pods"}
@@ -50,7 +51,7 @@ def quota_hard(config: Config, tenant: TenantView) -> dict[str, str]:
     if storage is not None:
         hard["requests.ephemeral-storage"] = storage
     objects = plan_quota.get("objects") or {}
-    for key in OBJECT_COUNTS:
+    for key in (*OBJECT_COUNTS, *WORKLOAD_COUNTS):
         hard[key] = str(objects.get(key, defaults.objects[key]))
     hard["services.loadbalancers"] = str(plan_quota.get("loadBalancers", 0))
     hard["services.nodeports"] = str(plan_quota.get("nodePorts", 0))

@@ -31,18 +31,29 @@ class TenantView:
 
 
 def verified_domains(spec: dict[str, Any], status: dict[str, Any]) -> tuple[str, ...]:
-    """Custom domains still in the spec whose status says `Verified`, sorted.
+    """Custom domains still in the spec whose status says `Verified`, normalised (`normal_host`), sorted.
 
     Both are needed: a domain removed from the spec is no longer the tenant's even while the
     status still lists it, and a domain in the spec is not routed before it is proven.
     """
-    wanted = {str(h) for h in ((spec.get("domains") or {}).get("custom") or [])}
+    raw_domains = spec.get("domains")
+    domains: dict[str, Any] = raw_domains if isinstance(raw_domains, dict) else {}
+    raw_custom = domains.get("custom")
+    custom: list[Any] = raw_custom if isinstance(raw_custom, list) else []
+    wanted = {normal_host(h) for h in custom if normal_host(h)}
+    raw_entries = status.get("domains")
+    entries: list[Any] = raw_entries if isinstance(raw_entries, list) else []
     proven = {
-        str(entry.get("host"))
-        for entry in status.get("domains") or []
-        if isinstance(entry, dict) and entry.get("state") == "Verified"
+        normal_host(entry.get("host"))
+        for entry in entries
+        if isinstance(entry, dict) and entry.get("state") == "Verified" and entry.get("host")
     }
     return tuple(sorted(wanted & proven))
+
+
+def normal_host(host: Any) -> str:
+    """A host name as DNS compares it: case-insensitive, without the root's trailing dot."""
+    return str(host).strip().rstrip(".").lower()
 
 
 def namespace_of(config: Config, tenant: str) -> str:

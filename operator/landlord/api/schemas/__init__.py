@@ -12,7 +12,7 @@ Everything is re-exported here: `from landlord.api.schemas import X` keeps worki
 from __future__ import annotations
 
 from .addon import ADDON_SPEC
-from .crds import AGE, NAME_RULE, all_crds, crd, crd_by_kind, name_rule, name_rule_message
+from .crds import AGE, all_crds, crd, crd_by_kind, name_rule, name_rule_message
 from .fragments import LIMIT_DESCRIPTIONS, branding, features, limit, limits, money, prices
 from .nodes import b, i, names, obj, rule, s
 from .plan import PLAN_SPEC
@@ -49,7 +49,6 @@ __all__ = [
     "HOSTNAME",
     "LIMIT_DESCRIPTIONS",
     "LIMIT_KEYS",
-    "NAME_RULE",
     "PLAN_SPEC",
     "POD_SECURITY_LEVELS",
     "QUANTITY",

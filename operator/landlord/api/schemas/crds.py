@@ -97,9 +97,6 @@ def name_rule(namespace_prefix: str = DEFAULT_PREFIX) -> dict[str, Any]:
     )
 
 
-NAME_RULE = name_rule()
-
-
 def all_crds(namespace_prefix: str = DEFAULT_PREFIX) -> list[dict[str, Any]]:
     """The Plan, AddOn, Reseller and Tenant CRDs, in that order (as written to `crds/`).
 

@@ -73,6 +73,10 @@ TENANT_STATUS = obj(
         "subdomain": s(
             "The subdomain assigned to this tenant: it cannot change any more (spec.domains.subdomain must equal it)."
         ),
+        "host": s(
+            "The generated host (subdomain and base domain) assigned to this tenant: what holds it against "
+            "another tenant asking for the same host."
+        ),
         "url": s("The tenant's address."),
         "conditions": {
             "type": "array",
@@ -113,6 +117,24 @@ TENANT_STATUS = obj(
             "description": "Plans over time, for proration.",
             "items": obj("A plan period.", {"plan": s("Plan name."), "since": s("Start.", format="date-time")}),
         },
+        "addOnHistory": {
+            "type": "array",
+            "description": "Add-ons over time, for proration: each entry is the whole set of add-ons from `since` on.",
+            "items": obj(
+                "The add-ons from a point in time.",
+                {
+                    "since": s("Start.", format="date-time"),
+                    "addOns": {
+                        "type": "array",
+                        "description": "Add-ons with quantities (empty: none).",
+                        "items": obj(
+                            "An add-on and how many units.",
+                            {"name": s("Name of the AddOn."), "quantity": i("Units.", minimum=0)},
+                        ),
+                    },
+                },
+            ),
+        },
         "trialEndsAt": s("End of the trial.", format="date-time"),
         "suspendedAt": s("When the tenant was suspended.", format="date-time"),
         "suspension": obj(
@@ -124,7 +146,9 @@ TENANT_STATUS = obj(
                     "items": obj(
                         "A stopped workload and what it had.",
                         {
-                            "kind": s("Deployment, StatefulSet, ReplicaSet, DaemonSet or CronJob."),
+                            "kind": s(
+                                "Deployment, StatefulSet, ReplicaSet, ReplicationController, DaemonSet or CronJob."
+                            ),
                             "name": s("Its name in the tenant namespace."),
                             "replicas": i("Replicas to restore (Deployment, StatefulSet, ReplicaSet)."),
                             "nodeSelector": {
@@ -136,6 +160,9 @@ TENANT_STATUS = obj(
                         },
                     ),
                 },
+                "unrecorded": i(
+                    "Workloads stopped beyond the record's bound (1000): activation does not restore them."
+                ),
             },
         ),
         "deletionPolicy": s("The deletion policy recorded for data clean-up."),

@@ -22,7 +22,7 @@ from .schema import ENUM, PROTO_ROOT, SCALARS, Schema, parse_files, vendored_fil
 # subresource, and the few small groups typed clients (kubectl auth, events) are next to reach.
 API_PACKAGES = ["core/v1", "apps/v1", "batch/v1", "networking/v1", "rbac/v1", "coordination/v1", "policy/v1"]
 API_PACKAGES += ["admissionregistration/v1", "autoscaling/v1", "authentication/v1", "authorization/v1"]
-API_PACKAGES += ["events/v1", "scheduling/v1"]
+API_PACKAGES += ["events/v1", "scheduling/v1", "autoscaling/v2", "discovery/v1"]
 MACHINERY_PACKAGES = ["pkg/apis/meta/v1", "pkg/runtime", "pkg/runtime/schema", "pkg/api/resource", "pkg/util/intstr"]
 
 _STRUCT = re.compile(r"^type (\w+) struct \{$")
