@@ -427,3 +427,20 @@ async def test_a_role_binding_cannot_open_the_namespace_to_everyone(env: Env, ow
     await owner.create(binding("colleague", "landlord-tenant-viewer", subjects=[user("bob@example.com")]))
     more = {"subjects": [user("bob@example.com"), group("system:authenticated")]}
     assert by_policy(await refused(owner.patch("RoleBinding", "colleague", more, NS)), ROLEBINDINGS_POLICY)
+
+
+async def test_nothing_of_another_tenant_is_reachable(env: Env, owner: KubeClient) -> None:
+    """The owner of acme reads and writes nothing in bakery's namespace, nor lists what exists."""
+    other = "t-bakery"
+    for kind, name in (("Secret", "x"), ("ConfigMap", "landlord-entitlements"), ("ResourceQuota", "landlord-quota")):
+        error = await refused(owner.get(kind, name, other))
+        assert by_rbac(error), error
+        error = await refused(owner.list(kind, other))
+        assert by_rbac(error), error
+    body = config_map("planted")
+    body["metadata"]["namespace"] = other
+    assert by_rbac(await refused(owner.create(body)))
+    assert by_rbac(await refused(owner.list("Namespace")))  # not even which tenants exist
+    assert by_rbac(await refused(owner.list("Tenant")))
+    assert by_rbac(await refused(owner.get("Tenant", "bakery")))
+    assert by_rbac(await refused(owner.list("Secret")))  # nor across namespaces
