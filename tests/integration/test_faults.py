@@ -35,16 +35,11 @@ from landlord.kube import KubeClient
 from landlord.playground import install_cluster_objects
 from landlord.render.offline import render_tenant
 from tests.helpers import eventually
-from tests.integration.conftest import REAL, TLS
+from tests.integration.conftest import REAL
 from tests.integration.test_suspension import workload
 from tests.integration.test_tenancy import plan, tenant
 
-pytestmark = [
-    pytest.mark.skipif(bool(REAL), reason="kills a local operator process; the emulator only"),
-    # The HTTPS pass of `make test` would run the very same thing again: this test starts its own
-    # emulator over plain HTTP (transport is not what it is about).
-    pytest.mark.skipif(TLS, reason="runs once, in the plain HTTP pass"),
-]
+pytestmark = pytest.mark.skipif(bool(REAL), reason="kills a local operator process; the emulator only")
 
 TENANTS = 300
 FLAPPING = 12  # tenants with a Deployment whose suspension flips while the operator is killed
