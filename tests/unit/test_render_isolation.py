@@ -114,9 +114,10 @@ def test_a_plan_sets_container_limit_totals_and_allows_external_services() -> No
         "ephemeralStorage": "2Gi",
         "loadBalancers": 1,
         "nodePorts": 2,
-        "objects": {"secrets": 10},
+        "objects": {"secrets": 10, "count/deployments.apps": 3},
     }
     result = hard(desired(plan(quota=quota)))
+    assert result["count/deployments.apps"] == "3" and result["count/jobs.batch"] == "200"
     assert result["limits.cpu"] == "8" and result["limits.memory"] == "16Gi"
     assert result["requests.ephemeral-storage"] == "2Gi"
     assert result["services.loadbalancers"] == "1" and result["services.nodeports"] == "2"

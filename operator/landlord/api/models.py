@@ -252,6 +252,12 @@ class ObjectCounts(Model):
     secrets: int | None = None
     services: int | None = None
     persistentvolumeclaims: int | None = None
+    deployments: int | None = field(default=None, metadata={"json": "count/deployments.apps"})
+    statefulsets: int | None = field(default=None, metadata={"json": "count/statefulsets.apps"})
+    replicasets: int | None = field(default=None, metadata={"json": "count/replicasets.apps"})
+    daemonsets: int | None = field(default=None, metadata={"json": "count/daemonsets.apps"})
+    jobs: int | None = field(default=None, metadata={"json": "count/jobs.batch"})
+    cronjobs: int | None = field(default=None, metadata={"json": "count/cronjobs.batch"})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -48,12 +48,19 @@ PLAN_QUOTA = obj(
         ),
         "nodePorts": count("Node ports, of NodePort and LoadBalancer Services (services.nodeports).", default=0),
         "objects": obj(
-            "Object counts (ResourceQuota configmaps, secrets, services, persistentvolumeclaims).",
+            "Object counts in the ResourceQuota; each unset one takes the operator configuration's "
+            "quota.objects. The workload counts also bound what a suspension records.",
             {
                 "configmaps": count("ConfigMaps."),
                 "secrets": count("Secrets."),
                 "services": count("Services."),
                 "persistentvolumeclaims": count("PersistentVolumeClaims."),
+                "count/deployments.apps": count("Deployments."),
+                "count/statefulsets.apps": count("StatefulSets."),
+                "count/replicasets.apps": count("ReplicaSets (a Deployment keeps its old ones too)."),
+                "count/daemonsets.apps": count("DaemonSets."),
+                "count/jobs.batch": count("Jobs (a CronJob's runs too)."),
+                "count/cronjobs.batch": count("CronJobs."),
             },
         ),
     },
