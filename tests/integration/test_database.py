@@ -193,6 +193,23 @@ async def test_shared_mode_gives_each_tenant_its_own_schema_and_nothing_else(db:
     assert obj["status"]["database"]["schema"] == "t_gamma" and obj["status"]["database"]["mode"] == "Shared"
 
 
+async def test_tenants_starting_together_share_one_database_without_an_error(db: Env) -> None:
+    """Reconciled side by side, the first Shared tenants of a server all find the shared
+    database missing: one creates it, the others wait for it (no 'already exists' reaches them)."""
+    await db.apply(db_plan(mode="Shared"))
+    names = [f"crowd{index}" for index in range(6)]
+    for name in names:
+        await db.apply(tenant(name))
+    await db.start_operator()  # every tenant queued at once
+    for name in names:
+        await wait_database(db, name, "Ready")
+    messages = [event.get("message", "") for event in await db.client.list("Event")]
+    assert not [m for m in messages if "already exists" in m], messages
+    for name in names:
+        conditions = {c["type"]: c for c in (await db.get("Tenant", name))["status"]["conditions"]}
+        assert conditions["DatabaseReady"]["status"] == "True"
+
+
 async def test_connection_limit_from_the_plan_is_enforced(db: Env) -> None:
     await db.apply(db_plan(connectionLimit=2))
     await db.start_operator()

@@ -101,6 +101,7 @@ class PostgresProvider:
         self.queries = 0  # statements sent, for benchmarks and tests
         self.changes = 0  # of which statements that change something (not a SELECT)
         self._hardened: set[tuple[str, str]] = set()  # (server, database) checked this run
+        self._shared_locks: dict[tuple[str, str], asyncio.Lock] = {}  # (server, shared database)
 
     # -- connections --------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -396,12 +397,18 @@ class PostgresProvider:
         steps = []
         role, database = sql.Identifier(request.role), sql.Identifier(request.database)
         schema = sql.Identifier(request.schema or request.role)
-        cur = await self._execute(conn, "SELECT 1 FROM pg_database WHERE datname = %s", (request.database,))
-        if await cur.fetchone() is None:
-            await self._execute(conn, sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(database))
-            steps.append(f"created the shared database {request.database}")
-            self._hardened.discard((server.name, request.database))
-            await self.harden(server, request)
+        # Tenants on one server reconcile side by side: one creates the shared database, the
+        # others wait for it here (and a database another process made meanwhile is not an error).
+        async with self._shared_locks.setdefault((server.name, request.database), asyncio.Lock()):
+            cur = await self._execute(conn, "SELECT 1 FROM pg_database WHERE datname = %s", (request.database,))
+            if await cur.fetchone() is None:
+                try:
+                    await self._execute(conn, sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(database))
+                    steps.append(f"created the shared database {request.database}")
+                except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                    pass  # created by another operator process between the look and the create
+                self._hardened.discard((server.name, request.database))
+                await self.harden(server, request)
         if not state.schema:
             await self._execute(conn, sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, role))
             await self._execute(conn, sql.SQL("ALTER ROLE {} SET search_path = {}").format(role, schema))
