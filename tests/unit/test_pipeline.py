@@ -212,3 +212,24 @@ def test_the_kind_registry_is_the_one_source() -> None:
     assert KINDS["Namespace"].path(None, "t-a") == "/api/v1/namespaces/t-a"
     rules = {r["apiGroups"][0]: r["resources"] for r in rbac_rules()}
     assert rules["networking.k8s.io"] == ["networkpolicies"] and "namespaces" in rules[""]
+
+
+def test_addon_history_records_each_change_of_the_add_ons_for_billing() -> None:
+    catalogue_items = [plan(), addon("users5"), addon("backup")]
+    body = tenant("acme", created="2026-01-01T00:00:00Z", addOns=[{"name": "users5", "quantity": 2}])
+    desired = desire(body, StaticCatalogue([*catalogue_items, body]), CONFIG, NOW)
+    first = tenant_status(body, desired, observed(), NOW)
+    # The first entry starts at creation: the add-ons have counted from the start.
+    assert first["addOnHistory"] == [{"since": "2026-01-01T00:00:00Z", "addOns": [{"name": "users5", "quantity": 2}]}]
+    same = tenant_status({**body, "status": first}, desired, observed(), datetime(2026, 3, 5, tzinfo=UTC))
+    assert same["addOnHistory"] == first["addOnHistory"]  # nothing changed: nothing appended (no write)
+    changed = {**body, "spec": {**body["spec"], "addOns": [{"name": "backup"}, {"name": "users5", "quantity": 1}]}}
+    later = datetime(2026, 3, 10, tzinfo=UTC)
+    desired = desire(changed, StaticCatalogue([*catalogue_items, changed]), CONFIG, later)
+    after = tenant_status({**changed, "status": first}, desired, observed(), later)
+    assert after["addOnHistory"][1:] == [
+        {
+            "since": "2026-03-10T00:00:00Z",
+            "addOns": [{"name": "backup", "quantity": 1}, {"name": "users5", "quantity": 1}],
+        }
+    ]

@@ -26,6 +26,7 @@ from ..redaction import redact
 # changed, or give its precedence to another tenant.
 KEPT_ON_REFUSAL = (
     "planHistory",
+    "addOnHistory",
     "trialEndsAt",
     "namespace",
     "namespaceUID",
@@ -93,6 +94,26 @@ def _lifecycle(desired: Desired, now: datetime) -> tuple[str, str, str]:
     return Phase.ACTIVE, "Provisioned", "all objects are in place"
 
 
+def _addon_history(
+    old: dict[str, Any], spec: dict[str, Any], meta: dict[str, Any], now: datetime
+) -> list[dict[str, Any]]:
+    """`status.addOnHistory`: the whole set of add-ons from each change on, for prorated billing.
+
+    The first entry starts at the Tenant's creation (also for a tenant provisioned before this
+    field existed: its add-ons have counted from the start); later ones when `spec.addOns` changes.
+    """
+    current = sorted(
+        ({"name": str(a.get("name")), "quantity": int(a.get("quantity", 1))} for a in spec.get("addOns") or []),
+        key=lambda a: str(a["name"]),
+    )
+    history = list(old.get("addOnHistory") or [])
+    if not history:
+        return [{"since": meta.get("creationTimestamp") or rfc3339(now), "addOns": current}]
+    if history[-1].get("addOns") != current:
+        history.append({"since": rfc3339(now), "addOns": current})
+    return history
+
+
 def tenant_status(tenant: dict[str, Any], desired: Desired, observed: list[Observed], now: datetime) -> dict[str, Any]:
     """The whole status of a provisioned tenant, from its desired state and what was observed."""
     meta = tenant["metadata"]
@@ -102,6 +123,7 @@ def tenant_status(tenant: dict[str, Any], desired: Desired, observed: list[Obser
     history = list(old.get("planHistory") or [])
     if not history or history[-1].get("plan") != spec.get("plan"):
         history.append({"plan": spec.get("plan"), "since": rfc3339(now)})
+    addon_history = _addon_history(old, spec, meta, now)
     phase, reason, message = _lifecycle(desired, now)
     failing = [o for o in observed if not o.observation.ok]
     broken = [o for o in failing if o.observation.failed]
@@ -151,6 +173,7 @@ def tenant_status(tenant: dict[str, Any], desired: Desired, observed: list[Obser
         "effective": {"limits": format_limits(ent.limits), "features": ent.features},
         "planSync": plan_sync,
         "planHistory": history,
+        "addOnHistory": addon_history,
         "deletionPolicy": spec.get("deletionPolicy", "Retain"),
     }
     if desired.trial_ends_at:
