@@ -196,7 +196,8 @@ def test_the_owner_cannot_delete_or_change_a_managed_object() -> None:
     assert deleted == [
         "NetworkPolicy t-acme/landlord-default-deny is managed by Landlord (labels "
         "app.kubernetes.io/managed-by=landlord, landlord.dev/tenant): only the operator may create, change or "
-        "delete it, or set those labels; change the Tenant or its Plan instead"
+        "delete it, or set those labels; change the Tenant or its Plan instead (for an object of your own, "
+        "leave those labels out)"
     ]
     quota = obj("ResourceQuota", "landlord-quota", LANDLORD_LABELS, spec={"hard": {"pods": "10"}})
     raised = obj("ResourceQuota", "landlord-quota", LANDLORD_LABELS, spec={"hard": {"pods": "1000"}})

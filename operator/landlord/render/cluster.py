@@ -265,7 +265,8 @@ MANAGED_VALIDATION = {
     "messageExpression": (
         "request.kind.kind + ' ' + (request.namespace != '' ? request.namespace + '/' : '') + request.name + "
         f"' is managed by Landlord (labels {MANAGED_BY_KEY}={MANAGED_BY_VALUE}, {TENANT_LABEL}): only the "
-        "operator may create, change or delete it, or set those labels; change the Tenant or its Plan instead'"
+        "operator may create, change or delete it, or set those labels; change the Tenant or its Plan instead "
+        "(for an object of your own, leave those labels out)'"
     ),
     "reason": "Forbidden",
 }
