@@ -31,13 +31,13 @@ from .devcluster.identity import ADMIN
 from .devservices.postgres import LocalPostgres
 from .documents import load
 from .kube import KubeClient, KubeError
-from .render.cluster import admission_assets, tenant_roles
+from .render.cluster import OPERATOR_NAMESPACE, admission_assets, tenant_roles
 from .runner import OperatorThread
 
 PLAYGROUND_MANAGER = "landlord-playground"
 FOLDERS = ("plans", "addons", "examples")
 DEFAULT_LOG = Path(".landlord/operator.log")
-DATABASE_NAMESPACE = "landlord-system"
+DATABASE_NAMESPACE = OPERATOR_NAMESPACE  # the admin Secret lives beside the operator, as in production
 DATABASE_SECRET = "pg-admin"
 DATABASE_PROVIDER = "postgresql"
 logger = logging.getLogger("landlord.playground")

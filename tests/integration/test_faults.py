@@ -5,7 +5,8 @@ over the settled state writes nothing.
 
 The operator runs as its own process (`landlord run`), as in a pod, so a kill is a real one:
 no handler gets to finish, nothing is flushed. The seed of the fault schedule is printed;
-LANDLORD_FAULT_SEED replays one.
+LANDLORD_FAULT_SEED replays one. It starts its own emulator also when LANDLORD_TEST_KUBECONFIG
+names a real cluster: cutting the server's watch streams needs the emulator's hook.
 """
 
 from __future__ import annotations
@@ -35,11 +36,8 @@ from landlord.kube import KubeClient
 from landlord.playground import install_cluster_objects
 from landlord.render.offline import render_tenant
 from tests.helpers import eventually
-from tests.integration.conftest import REAL
 from tests.integration.test_suspension import workload
 from tests.integration.test_tenancy import plan, tenant
-
-pytestmark = pytest.mark.skipif(bool(REAL), reason="kills a local operator process; the emulator only")
 
 TENANTS = 300
 FLAPPING = 12  # tenants with a Deployment whose suspension flips while the operator is killed
