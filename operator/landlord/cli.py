@@ -254,8 +254,93 @@ def _invoice_preview(args: argparse.Namespace) -> int:
     return run(request, sys.stdout, sys.stderr)
 
 
+def _operator_namespace(args: argparse.Namespace) -> str:
+    import os
+
+    from .render.cluster import OPERATOR_NAMESPACE
+
+    return str(args.namespace or os.environ.get("LANDLORD_NAMESPACE") or OPERATOR_NAMESPACE)
+
+
+def _billing(args: argparse.Namespace) -> int:
+    from .invoicing.sidecar import serve
+    from .providers import ProviderConfigError, check_sections
+
+    config = _config(args)
+    try:
+        check_sections(config.raw)
+    except ProviderConfigError as exc:
+        for line in str(exc).splitlines():
+            print(f"landlord billing: configuration: {line}", file=sys.stderr)
+        return 2
+    if not config.billing.seller.country:
+        print(
+            "landlord billing: configuration: billing.seller.country: not set; the seller's country decides the "
+            "tax of every invoice; set it, e.g. FR",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        return asyncio.run(serve(config, _operator_namespace(args), once=args.once, port=args.port))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _invoice_command(args: argparse.Namespace) -> int:
+    from .invoicing import commands
+
+    config = _config(args)
+    try:
+        if args.action == "render":
+            data = asyncio.run(commands.render(config, args.kubeconfig, args.name, args.format))
+            if args.output and args.output != "-":
+                Path(args.output).write_bytes(data)
+                print(f"wrote {args.output}", file=sys.stderr)
+            else:
+                sys.stdout.buffer.write(data)
+        elif args.action == "export":
+            text = asyncio.run(commands.export(config, args.kubeconfig, args.period))
+            if args.output and args.output != "-":
+                Path(args.output).write_text(text, newline="")
+                print(f"wrote {args.output}", file=sys.stderr)
+            else:
+                sys.stdout.write(text)
+        else:
+            asyncio.run(
+                commands.credit(config, args.kubeconfig, _operator_namespace(args), args.name, args.reason, args.amount)
+            )
+    except commands.CommandError as exc:
+        print(f"landlord invoice {args.action}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_billing(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    billing = commands.add_parser(
+        "billing",
+        help="run the billing sidecar: invoices for closed periods, dunning, archive",
+        description="The billing sidecar: every billing.interval seconds, writes an Invoice for each tenant and "
+        "closed period without one, moves invoices to Overdue/Paid/Void, and archives old settled ones to "
+        "objectStorage. Usage comes from metricsSource (Prometheus, or a file). See docs/invoices.md.",
+    )
+    billing.add_argument("--config", help="operator configuration file (default: $LANDLORD_CONFIG)")
+    billing.add_argument("--once", action="store_true", help="one run, print what it did, exit (1 if anything failed)")
+    billing.add_argument(
+        "--namespace",
+        help="the operator's namespace, holding the invoice counter (default: $LANDLORD_NAMESPACE or landlord-system)",
+    )
+    billing.add_argument(
+        "--port", type=int, help="port of /metrics, /readyz and /healthz (default: billing.metricsPort; 0: none)"
+    )
+    billing.set_defaults(func=_billing)
+
+
 def _add_invoice(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    invoice = commands.add_parser("invoice", help="invoices, offline", description="Invoices, offline.")
+    invoice = commands.add_parser(
+        "invoice",
+        help="invoices: preview (offline), render, export, credit",
+        description="Invoices: preview one offline; render, export or credit issued ones (docs/invoices.md).",
+    )
     actions = invoice.add_subparsers(dest="action", required=True)
     preview = actions.add_parser(
         "preview",
@@ -290,6 +375,49 @@ def _add_invoice(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     preview.add_argument("--output", choices=["table", "json"], default="table")
     preview.set_defaults(func=_invoice_preview)
+
+    def cluster_options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--config", help="operator configuration (its objectStorage reads archived invoices)")
+        parser.add_argument("--kubeconfig", help="the cluster (default: $KUBECONFIG, then ~/.kube/config)")
+
+    render = actions.add_parser(
+        "render",
+        help="render an issued invoice or credit note as HTML or PDF",
+        description="Render an Invoice or CreditNote (from the cluster, or archived in objectStorage) as the "
+        "document sent to the customer.",
+    )
+    render.add_argument("name", metavar="NAME", help="the Invoice or CreditNote name, e.g. bistro-2026-06")
+    render.add_argument("--format", choices=["html", "pdf"], default="html")
+    render.add_argument("--output", "-o", metavar="FILE", help="write to FILE (default: standard output)")
+    cluster_options(render)
+    render.set_defaults(func=_invoice_command)
+
+    export = actions.add_parser(
+        "export",
+        help="the accounting export of the documents issued in a month or year",
+        description="One CSV row per invoice and credit note issued in the period (by date of issue), from the "
+        "cluster and the archive.",
+    )
+    export.add_argument("--period", required=True, metavar="P", help="YYYY-MM (a month) or YYYY (a year)")
+    export.add_argument("--format", choices=["csv"], default="csv")
+    export.add_argument("--output", "-o", metavar="FILE", help="write to FILE (default: standard output)")
+    cluster_options(export)
+    export.set_defaults(func=_invoice_command)
+
+    credit = actions.add_parser(
+        "credit",
+        help="issue a credit note against an invoice (all of it, or --amount)",
+        description="Correct an issued invoice: a CreditNote numbered in the invoices' sequence, for the whole "
+        "invoice (it becomes Void) or for --amount, tax included.",
+    )
+    credit.add_argument("name", metavar="INVOICE", help="the Invoice's name")
+    credit.add_argument("--reason", required=True, help="why: printed on the credit note")
+    credit.add_argument("--amount", help="credit this much, tax included (default: what is left of the invoice)")
+    credit.add_argument(
+        "--namespace", help="the operator's namespace (default: $LANDLORD_NAMESPACE or landlord-system)"
+    )
+    cluster_options(credit)
+    credit.set_defaults(func=_invoice_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -363,6 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.set_defaults(func=_render)
 
     _add_invoice(commands)
+    _add_billing(commands)
 
     crds = commands.add_parser(
         "crds", help="print or write the CustomResourceDefinitions, the owners' ClusterRoles and admission policies"

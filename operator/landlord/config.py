@@ -65,7 +65,22 @@ DEFAULTS: dict[str, Any] = {
     "backups": {"provider": None},
     "metricsSource": {"provider": None},
     # Invoices (landlord invoice preview, the billing sidecar): validated by _billing_problems.
-    "billing": {"anniversary": False, "seller": {}, "taxRates": {}, "coupons": {}, "dueDays": 30},
+    "objectStorage": {"provider": None},
+    "billing": {
+        "anniversary": False,
+        "seller": {},
+        "taxRates": {},
+        "coupons": {},
+        "dueDays": 30,
+        # The billing sidecar (`landlord billing`, docs/invoices.md).
+        "interval": 3600,  # seconds between runs
+        "lookbackPeriods": 3,  # closed periods (back from the last) a run still invoices when missing
+        "graceDays": 14,  # days past the due date before an unpaid invoice suspends its tenant
+        "archiveAfterDays": 90,  # paid or void invoices older than this go to objectStorage (null: never)
+        "metricsPort": 8082,
+    },
+    # suspendOnExceed: how long a tenant stays over a limit before it is suspended (OverLimit).
+    "overuse": {"suspendAfter": 900},
     "metrics": {"port": 8081},
 }
 
@@ -144,6 +159,12 @@ SCHEMA: dict[str, Any] = {
         "dns": _CAPABILITY,
         "backups": _CAPABILITY,
         "metricsSource": _CAPABILITY,
+        "objectStorage": _CAPABILITY,
+        "overuse": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"suspendAfter": {"type": "number", "minimum": 0}},
+        },
         "billing": {
             "type": "object",
             "additionalProperties": False,
@@ -165,6 +186,11 @@ SCHEMA: dict[str, Any] = {
                     },
                 },
                 "dueDays": {"type": "integer", "minimum": 0, "maximum": 365},
+                "interval": {"type": "number", "exclusiveMinimum": 0},
+                "lookbackPeriods": {"type": "integer", "minimum": 1, "maximum": 24},
+                "graceDays": {"type": ["integer", "null"], "minimum": 0, "maximum": 365},
+                "archiveAfterDays": {"type": ["integer", "null"], "minimum": 0},
+                "metricsPort": {"type": "integer", "minimum": 0, "maximum": 65535},
             },
         },
         "metrics": {
@@ -246,6 +272,11 @@ class BillingSettings:
     tax_rates: dict[str, Decimal]
     coupons: dict[str, CouponSetting]
     due_days: int
+    interval: float = 3600.0
+    lookback_periods: int = 3
+    grace_days: int | None = 14  # None: never suspend for an unpaid invoice
+    archive_after_days: int | None = 90  # None: never archive
+    metrics_port: int = 8082
 
 
 @dataclass(frozen=True)
@@ -339,7 +370,17 @@ class Config:
             tax_rates={country: _decimal(rate) for country, rate in (section.get("taxRates") or {}).items()},
             coupons=coupons,
             due_days=int(section.get("dueDays", 30)),
+            interval=float(section.get("interval", 3600)),
+            lookback_periods=int(section.get("lookbackPeriods", 3)),
+            grace_days=None if section.get("graceDays") is None else int(section["graceDays"]),
+            archive_after_days=None if section.get("archiveAfterDays") is None else int(section["archiveAfterDays"]),
+            metrics_port=int(section.get("metricsPort", 8082)),
         )
+
+    @property
+    def suspend_after(self) -> float:
+        """Seconds a tenant whose plan has `overuse.suspendOnExceed` may stay over a limit."""
+        return float(self.raw["overuse"]["suspendAfter"])
 
     def capability(self, name: str) -> dict[str, Any]:
         """The raw section of a capability (`database`, `dns`, ...)."""

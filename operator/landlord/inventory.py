@@ -26,6 +26,7 @@ __all__ = [
     "CHILD_KINDS",
     "CHILD_NAMES",
     "CHILD_SELECTOR",
+    "DUNNING_INDEX",
     "INDEX_NAMES",
     "Inventory",
     "child_index_name",
@@ -41,6 +42,9 @@ INDEX_NAMES = {
     "Reseller": "reseller_index",
 }
 REFS_INDEX = "tenant_refs_index"
+# Invoices that suspend their tenant (handlers: `status.suspendsTenant`, unpaid, not void), by
+# tenant: only their names. Absent until the Invoice CRD is installed (then simply empty).
+DUNNING_INDEX = "invoice_dunning_index"
 
 # Every name Landlord gives a namespaced child, by kind (the Namespace is `<prefix><tenant>`).
 # Exact names, not a prefix: a tenant must not get thousands of objects indexed by naming them
@@ -162,6 +166,11 @@ class Inventory:
         """Tenants whose spec names this Plan, AddOn or Reseller, or claims this Host or Domain."""
         found = self.indices[REFS_INDEX].get((kind, name), ())
         return sorted({tenant for tenant, uid in list(found) if uid not in self.gone})
+
+    def overdue_invoices(self, tenant: str) -> list[str]:
+        """Names of the tenant's invoices that suspend it (unpaid past the grace period)."""
+        index = self.indices.get(DUNNING_INDEX)
+        return sorted({str(name) for name in index.get(tenant, ())}) if index is not None else []
 
     def children(self, tenant: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []

@@ -90,6 +90,8 @@ _ALL = (
     Kind("AddOn", "landlord.dev/v1alpha1", "addons", False),
     Kind("Reseller", "landlord.dev/v1alpha1", "resellers", False),
     Kind("Tenant", "landlord.dev/v1alpha1", "tenants", False),
+    Kind("Invoice", "landlord.dev/v1alpha1", "invoices", False),
+    Kind("CreditNote", "landlord.dev/v1alpha1", "creditnotes", False),
 )
 
 KINDS: dict[str, Kind] = {k.kind: k for k in _ALL}

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import kopf
 
@@ -33,6 +33,9 @@ from .documents import load
 from .kube import KubeClient, KubeError
 from .render.cluster import OPERATOR_NAMESPACE, admission_assets, tenant_roles
 from .runner import OperatorThread
+
+if TYPE_CHECKING:
+    from .invoicing.sidecar import Sidecar
 
 PLAYGROUND_MANAGER = "landlord-playground"
 FOLDERS = ("plans", "addons", "examples")
@@ -249,6 +252,72 @@ async def install(client: KubeClient, root: Path, namespace_prefix: str = "t-") 
     return count
 
 
+USAGE_FILE = "usage.yaml"  # beside the kubeconfig: the playground's usage, when no Prometheus is configured
+EXAMPLE_USAGE = {
+    "tenants": {
+        "acme": {"meters": {"traffic": "130Gi"}, "seats": {"total": 12}},
+        "shopco": {"meters": {"traffic": "20Gi"}, "seats": {"total": 3}},
+        "bakery": {"seats": {"total": 2}},
+    }
+}
+
+
+def billing_config(config: Config, root: Path) -> Config:
+    """The playground bills with the example seller, tax rates and coupons
+    (`examples/billing/config.yaml`) unless the configuration names a seller of its own."""
+    if config.billing.seller.country:
+        return config
+    example = root / "examples" / "billing" / "config.yaml"
+    if not example.exists():
+        return config
+    import yaml
+
+    raw = copy.deepcopy(config.raw)
+    raw["billing"] = {**raw["billing"], **(yaml.safe_load(example.read_text()) or {}).get("billing", {})}
+    return parse(raw, "playground configuration")
+
+
+def billing_sidecar(config: Config, client: KubeClient, state: Path) -> tuple[Sidecar, str]:
+    """The billing sidecar for the playground, and where its usage comes from (for the header).
+
+    Usage: the configured `metricsSource`, else a file beside the kubeconfig, written with example
+    usage the first time (edit it; each run reads it again).
+    """
+    from .invoicing.run import Biller
+    from .invoicing.sidecar import Sidecar
+    from .providers import load_providers
+    from .providers.usage import FileUsageSource, UsageSource
+
+    source: UsageSource
+    if config.capability("metricsSource").get("provider"):
+        built = load_providers({"metricsSource": config.capability("metricsSource")}).get("metricsSource")
+        assert isinstance(built, UsageSource)
+        source, where = built, f"usage from metricsSource ({config.capability('metricsSource')['provider']})"
+    else:
+        path = state / USAGE_FILE
+        if not path.exists():
+            import yaml
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(
+                "# Usage per tenant for the playground's billing sidecar (metricsSource provider `file`).\n"
+                "# Edit it: each billing run reads it again. `periods: {2026-11: {tenants: ...}}` sets one period.\n"
+                + yaml.safe_dump(EXAMPLE_USAGE, sort_keys=False)
+            )
+        source, where = FileUsageSource({"path": str(path)}), f"usage from {path}"
+    biller = Biller(client, config, OPERATOR_NAMESPACE, source)
+    return Sidecar(biller, config.billing.interval), where
+
+
+def billing_summary(invoices: list[dict[str, Any]], now: datetime) -> str:
+    """The header's billing part: what was invoiced, and when the current month is."""
+    year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
+    closes = f"{now:%Y-%m} is invoiced on {year:04d}-{month:02d}-01"
+    if not invoices:
+        return f"billing: no invoice yet ({closes}; `landlord invoice preview` shows one now)"
+    return f"billing: {len(invoices)} invoice(s) (`kubectl get invoices`); {closes}"
+
+
 def table(tenants: list[dict[str, Any]]) -> list[str]:
     rows = [("NAME", "PLAN", "PHASE", "URL", "SYNC")]
     for tenant in sorted(tenants, key=lambda t: t["metadata"]["name"]):
@@ -317,6 +386,10 @@ async def _serve(
     path = cluster.write_kubeconfig(kubeconfig)
     client = KubeClient(kopf.ConnectionInfo(server=cluster.url, insecure=True), user_agent=PLAYGROUND_MANAGER)
     operator = OperatorThread(db.config, login=lambda: kopf.ConnectionInfo(server=cluster.url, insecure=True))
+    billing_client = KubeClient(kopf.ConnectionInfo(server=cluster.url, insecure=True), user_agent="landlord-billing")
+    sidecar, usage_from = billing_sidecar(billing_config(db.config, root), billing_client, Path(kubeconfig).parent)
+    billing_stop = asyncio.Event()
+    billing_task: asyncio.Task[None] | None = None
     try:
         applied = await install(client, root, db.config.namespace_prefix)
         if db.secret is not None:  # before the operator starts: its database provider reads it
@@ -328,12 +401,17 @@ async def _serve(
             await client.apply(namespace)
             await client.apply(db.secret)
         await asyncio.to_thread(operator.start)
-        started = f"landlord dev: API server {cluster.url}; {applied} documents applied; operator running; {db.header}"
+        billing_task = asyncio.create_task(sidecar.loop(billing_stop))
+        started = (
+            f"landlord dev: API server {cluster.url}; {applied} documents applied; operator running; {db.header}; "
+            f"billing sidecar running ({usage_from})"
+        )
         hint = f"  export KUBECONFIG={path.resolve()}; kubectl get tenants   (Ctrl-C stops)"
         tty = out.isatty()
         shown: tuple[list[str], list[str]] = ([], [])
         while not stop.is_set():
-            header = [f"{started}; {log_file.summary()}", hint]
+            billing = billing_summary(await client.list("Invoice"), datetime.now(UTC))
+            header = [f"{started}; {log_file.summary()}", hint, billing]
             rows = table(await client.list("Tenant"))
             if tty:  # the header stays on top of the redrawn table
                 out.write("\x1b[H\x1b[2J" + "\n".join([*header, "", *rows]) + "\n")
@@ -347,5 +425,9 @@ async def _serve(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), refresh)
     finally:
+        billing_stop.set()
+        if billing_task is not None:
+            await billing_task
+        await billing_client.close()
         await asyncio.to_thread(operator.stop)
         await client.close()

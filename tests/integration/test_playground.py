@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import logging
 import re
 import signal
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,41 @@ async def test_playground_with_kubectl(tmp_path: Path) -> None:
 
         await eventually(provisioned, timeout=30)
         assert "NAME" in out.getvalue() and "acme" in out.getvalue()
+
+        # Billing: the sidecar runs on a usage file beside the kubeconfig, and a playground tenant
+        # taken with kubectl previews as an invoice.
+        assert "billing sidecar running (usage from " in out.getvalue()
+        assert "billing: no invoice yet" in out.getvalue()
+        assert "acme" in (tmp_path / "usage.yaml").read_text()
+        _, acme, _ = await kubectl("get", "tenant", "acme", "-o", "yaml")
+        (tmp_path / "acme.yaml").write_text(acme)
+        preview = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "landlord",
+                "invoice",
+                "preview",
+                "--tenant",
+                str(tmp_path / "acme.yaml"),
+                "--catalog",
+                str(ROOT / "plans"),
+                "--catalog",
+                str(ROOT / "addons"),
+                "--period",
+                datetime.now(UTC).strftime("%Y" if "cycle: Yearly" in acme else "%Y-%m"),
+                "--config",
+                str(ROOT / "examples" / "billing" / "config.yaml"),
+                "--output",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert preview.returncode == 0, preview.stderr
+        assert json.loads(preview.stdout)["billTo"] == "acme"
 
         # Warnings and errors go to the log file that the header names, not into the table.
         first_line = out.getvalue().splitlines()[0]

@@ -43,6 +43,7 @@ def test_base_dependencies_are_the_documented_image_list() -> None:
         "common-expression-language",
         "prometheus-client",
         "psycopg",
+        "boto3",
     }
     assert not base & EMULATOR_AND_TEST_ONLY
 

@@ -390,7 +390,8 @@ class Overrides(Model):
 
 @dataclass(frozen=True, kw_only=True)
 class Billing(Model):
-    """The tenant's billing identity; `skip_trial` is read only when the tenant is created."""
+    """The tenant's billing identity; `skip_trial` is read only when the tenant is created;
+    `dunning_exempt`: an unpaid invoice past grace does not suspend it (no PaymentOverdue)."""
 
     cycle: Cycle = "Monthly"
     country: str | None = None
@@ -398,6 +399,7 @@ class Billing(Model):
     customer_type: CustomerType = "Business"
     coupon: str | None = None
     skip_trial: bool | None = None
+    dunning_exempt: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -509,6 +511,14 @@ class Suspension(Model):
 
 
 @dataclass(frozen=True, kw_only=True)
+class OverLimitStatus(Model):
+    """`status.overLimit`: usage above a limit on a plan with `overuse.suspendOnExceed`, since when."""
+
+    since: str | None = None
+    resources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class DatabaseStatus(Model):
     """`status.database`: where the tenant's database is and what state it is in."""
 
@@ -547,6 +557,7 @@ class TenantStatus(Model):
     add_on_history: tuple[AddOnPeriod, ...] = ()
     trial_ends_at: str | None = None
     suspended_at: str | None = None
+    over_limit: OverLimitStatus | None = None
     deletion_policy: str | None = None
     database: DatabaseStatus | None = None
     suspension: Suspension | None = None

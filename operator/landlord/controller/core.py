@@ -322,6 +322,12 @@ class Controller:
         for tenant in self.inventory.referencing(kind, name):
             self.queue.add(("Tenant", tenant))
 
+    def invoice_changed(self, tenant: str) -> None:
+        """An invoice of `tenant` started or stopped suspending it (past grace, paid, void, deleted):
+        the tenant is looked at now, so that payment reactivates it at once."""
+        if self.inventory.tenant(tenant) is not None:
+            self.queue.add(("Tenant", tenant))
+
     def child_changed(self, tenant: str, key: ObjectKey, obj: dict[str, Any] | None) -> None:
         """A child of `tenant` (the tenant whose namespace holds it, whatever its labels say) was
         changed or deleted (None) by someone: the tenant is looked at now, not at the next drift

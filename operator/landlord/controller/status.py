@@ -40,6 +40,7 @@ KEPT_ON_REFUSAL = (
     "database",
     "suspension",
     "suspendedAt",
+    "overLimit",  # the clock of suspendOnExceed: a refusal in between does not restart it
 )
 
 
@@ -87,11 +88,35 @@ def _lifecycle(desired: Desired, now: datetime) -> tuple[str, str, str]:
     if desired.suspended:
         if desired.suspend_reason == "Manual":
             return Phase.SUSPENDED, "Manual", "suspended by spec.suspend; set it to false to activate"
+        if desired.suspend_reason == "PaymentOverdue":
+            return Phase.SUSPENDED, "PaymentOverdue", _payment_message(desired.overdue_invoices)
+        if desired.suspend_reason == "OverLimit":
+            return Phase.SUSPENDED, "OverLimit", _over_limit_message(desired)
         return Phase.SUSPENDED, "Expired", "expired at spec.expiresAt; extend or clear it to activate"
     trial_end = parse_time(desired.trial_ends_at)
     if trial_end is not None and trial_end > now:
         return Phase.TRIAL, "TrialRunning", f"trial until {desired.trial_ends_at}"
     return Phase.ACTIVE, "Provisioned", "all objects are in place"
+
+
+def _payment_message(invoices: tuple[str, ...]) -> str:
+    shown = ", ".join(invoices[:5]) + (f" and {len(invoices) - 5} more" if len(invoices) > 5 else "")
+    first = invoices[0] if invoices else "<invoice>"
+    return (
+        f"unpaid past the grace period: invoice(s) {shown}; the tenant is activated as soon as they are paid "
+        f"(the payment integration sets status.paidAt, or by hand: kubectl patch invoice {first} "
+        f'--subresource=status --type=merge -p \'{{"status":{{"paidAt":"<RFC 3339 time>"}}}}\') '
+        f"or fully credited (Void); spec.billing.dunningExempt: true exempts the tenant"
+    )
+
+
+def _over_limit_message(desired: Desired) -> str:
+    over = desired.over_limit
+    return (
+        f"over its limits since {over.since}: {', '.join(o.describe() for o in over.overages)}; lower the usage, "
+        f"raise the limit (a plan upgrade, spec.overrides.limits) or add an add-on (spec.addOns): the tenant is "
+        f"activated as soon as every usage is within its limit"
+    )
 
 
 def _addon_history(
@@ -178,6 +203,9 @@ def tenant_status(tenant: dict[str, Any], desired: Desired, observed: list[Obser
     }
     if desired.trial_ends_at:
         status["trialEndsAt"] = desired.trial_ends_at
+    over_limit = desired.over_limit.record()
+    if over_limit is not None:
+        status["overLimit"] = over_limit
     if desired.suspended:
         status["suspendedAt"] = old.get("suspendedAt") or rfc3339(now)
     if old.get("suspension"):

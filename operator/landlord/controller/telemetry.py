@@ -17,6 +17,7 @@ from typing import Any
 from ..metrics import TenantSample
 from ..pipeline import Desired
 from ..pipeline.catalogue import custom_domains
+from ..pipeline.overuse import billed_resources
 from ..pipeline.rules import mapping
 from ..quantity import parse_quantity
 from ..render.tenant import QUOTA_KEYS
@@ -69,11 +70,7 @@ def tenant_sample(
 ) -> TenantSample:
     """The tenant's series after a reconcile that computed its desired state."""
     limits = {k: v for k, v in ((k, _number(v)) for k, v in desired.entitlements.limits.items()) if v is not None}
-    usage = quota_usage(quota)
-    usage["customDomains"] = float(len(custom_domains(desired.spec)))  # asked for, verified or not
-    users = reported_users(tenant)
-    if users is not None:
-        usage["users"] = users
+    usage = measured_usage(tenant, desired.spec, quota)
     plan_spec = mapping(desired.plan.get("spec"))
     overuse = mapping(plan_spec.get("overuse"))
     thresholds = tuple(sorted({int(p) for p in overuse.get("notifyAt") or [] if isinstance(p, int)}))
@@ -85,16 +82,25 @@ def tenant_sample(
         limits=limits,
         usage=usage,
         thresholds=thresholds,
-        billed=frozenset({"users"}) if _priced(mapping(plan_spec.get("pricing")).get("seatPrice")) else frozenset(),
+        billed=billed_resources(plan_spec),
     )
 
 
-def _priced(price: Any) -> bool:
-    """A price above zero (seats beyond the included ones are charged, not overuse)."""
-    try:
-        return Decimal(str(price)) > 0 if price is not None else False
-    except ArithmeticError:
-        return False
+def measured_usage(
+    tenant: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    quota: Mapping[str, Any] | None,
+    meters: Mapping[str, float] | None = None,
+) -> dict[str, float]:
+    """What the tenant uses, by resource: the quota's `status.used`, its custom domains, the
+    reported seats, and the components' meters (`meters`, e.g. the database size) when given."""
+    usage = quota_usage(quota)
+    usage["customDomains"] = float(len(custom_domains(spec)))  # asked for, verified or not
+    users = reported_users(tenant)
+    if users is not None:
+        usage["users"] = users
+    usage.update(meters or {})
+    return usage
 
 
 def info_sample(tenant: Mapping[str, Any], phase: str, metered: bool = True) -> TenantSample:

@@ -29,10 +29,11 @@ from ..components.namespace import (
 from ..inventory import is_ours
 from ..kinds import CHILD_KINDS, ObjectKey, describe, key_of
 from ..pipeline import Desired, desire
+from ..pipeline.overuse import invoice_suspends
 from ..render.tenant import namespace_of
 from ..render.view import MANAGED_BY, PLAN_LABEL, TENANT_LABEL
 from .status import Observed, comparable, condition_changes, refused_status, tenant_status
-from .telemetry import info_sample, tenant_sample
+from .telemetry import info_sample, measured_usage, tenant_sample
 from .workloads import MAX_RECORDED, ORPHAN_RECORD_CAP, restore_workloads, suspend_workloads
 
 if TYPE_CHECKING:
@@ -80,14 +81,22 @@ class TenantReconciler:
             )
             ctl.recent.remember(("Tenant", name), updated)
         now = now_utc()
+        live = {key_of(c): c for c in ctl.inventory.children(name)}
         try:
-            desired = desire(tenant, ctl.inventory, ctl.config, now, share=ctl.share_of(tenant))
+            desired = desire(
+                tenant,
+                ctl.inventory,
+                ctl.config,
+                now,
+                share=ctl.share_of(tenant),
+                usage=self._usage(tenant, live),
+                invoices=await self._overdue_invoices(name),
+            )
         except Refusal as refusal:
             refused = refused_status(tenant, refusal, now)
             await self.write_status(tenant, refused)
             ctl.metrics.tenants.refused(name, info_sample(tenant, refused["phase"]))
             return None
-        live = {key_of(c): c for c in ctl.inventory.children(name)}
         status = tenant.get("status") or {}
         if not status.get("phase") or (
             status.get("phase") in (Phase.PENDING, Phase.FAILED)
@@ -111,6 +120,15 @@ class TenantReconciler:
         new_status = {k: v for k, v in new_status.items() if v is not None}  # None: not (or no longer) there
         previous_phase = status.get("phase")
         await self.write_status(tenant, new_status)
+        over = desired.over_limit
+        if over.suspends_at is not None and not status.get("overLimit"):  # the suspendOnExceed clock starts
+            await ctl.client.event(
+                tenant,
+                "Warning",
+                "OverLimit",
+                f"over its limits: {', '.join(o.describe() for o in over.overages)}; the plan suspends it at "
+                f"{rfc3339(over.suspends_at)} (overuse.suspendOnExceed) unless every usage is within its limit by then",
+            )
         quota = next((key_of(o) for o in desired.children.get("quota", []) if o["kind"] == "ResourceQuota"), None)
         sample = tenant_sample(tenant, desired, new_status["phase"], ctx.lookup(quota) if quota else None)
         ctl.metrics.tenants.record(name, sample)
@@ -124,6 +142,38 @@ class TenantReconciler:
         if new_status["phase"] == Phase.FAILED:
             raise ReconcileFailed(new_status["message"])
         return self._next_wake(desired, new_status, observed, now)
+
+    async def _overdue_invoices(self, tenant: str) -> list[str]:
+        """The index's unpaid invoices past grace, each read again: one deleted while the watch
+        was away (kopf keeps it in the index) must not keep the tenant suspended. The index is
+        empty for almost every tenant, so this reads nothing for them."""
+        names = self.ctl.inventory.overdue_invoices(tenant)
+        confirmed = []
+        for invoice in names:
+            live = await self.ctl.client.get("Invoice", invoice)
+            if live is not None and invoice_suspends(live):
+                confirmed.append(invoice)
+        return confirmed
+
+    def _usage(self, tenant: dict[str, Any], live: dict[ObjectKey, Any]) -> dict[str, float] | None:
+        """What the tenant uses, for `overuse.suspendOnExceed` (None when its plan does not have it:
+        nothing is compared). From what the operator holds: no API request."""
+        ctl = self.ctl
+        plan = ctl.inventory.plan(str((tenant.get("spec") or {}).get("plan") or ""))
+        if not (((plan or {}).get("spec") or {}).get("overuse") or {}).get("suspendOnExceed"):
+            return None
+        name = tenant["metadata"]["name"]
+        namespace = namespace_of(ctl.config, name)
+        quota = next((k for k in live if k[0] == "ResourceQuota" and k[1] == namespace), None)
+        meters = {
+            resource: amount
+            for component in ctl.components
+            for (owner, resource), amount in component.usage().items()
+            if owner == name
+        }
+        return measured_usage(
+            tenant, tenant.get("spec") or {}, ctl.recent.pick(quota, live[quota]) if quota else None, meters
+        )
 
     def _context(self, tenant: dict[str, Any], desired: Desired, live: dict[ObjectKey, Any]) -> Context:
         ctl = self.ctl
@@ -198,7 +248,11 @@ class TenantReconciler:
     def _next_wake(
         self, desired: Desired, status: dict[str, Any], observed: list[Observed], now: datetime
     ) -> float | None:
-        moments = [parse_time(desired.spec.get("expiresAt")), parse_time(status.get("trialEndsAt"))]
+        moments = [
+            parse_time(desired.spec.get("expiresAt")),
+            parse_time(status.get("trialEndsAt")),
+            desired.over_limit.suspends_at,  # suspendOnExceed: suspended then, unless back under before
+        ]
         future = [(m - now).total_seconds() + 0.5 for m in moments if m is not None and m > now]
         future += [o.observation.recheck_after for o in observed if o.observation.recheck_after is not None]
         return min(future) if future else None
@@ -222,11 +276,17 @@ class TenantReconciler:
                 if created is not None:
                     ctl.metrics.provisioning.observe(max(0.0, (now_utc() - created).total_seconds()))
             kind = "Warning" if status["phase"] in (Phase.FAILED, Phase.PENDING) else "Normal"
+            if status["phase"] == Phase.SUSPENDED and status.get("reason") in ("PaymentOverdue", "OverLimit"):
+                kind = "Warning"  # not a person's decision: someone should look
             await ctl.client.event(
                 tenant,
                 kind,
                 status.get("reason") or status["phase"],
                 f"{old.get('phase') or 'New'} -> {status['phase']}: {status.get('message', '')}",
+            )
+        elif status.get("phase") == Phase.SUSPENDED and old.get("reason") != status.get("reason"):
+            await ctl.client.event(  # still suspended, for another reason (e.g. spec.suspend lifted, invoice unpaid)
+                tenant, "Normal", status.get("reason") or status["phase"], f"suspended: {status.get('message', '')}"
             )
         old_sync = (old.get("planSync") or {}).get("state")
         new_sync = (status.get("planSync") or {}).get("state")

@@ -18,10 +18,19 @@ from ..api.schemas import GROUP, VERSION
 from ..components import Component
 from ..config import Config
 from ..controller import Controller
-from ..inventory import CHILD_KINDS, CHILD_SELECTOR, Inventory, child_index_name, child_owner, home_tenant
+from ..inventory import (
+    CHILD_KINDS,
+    CHILD_SELECTOR,
+    DUNNING_INDEX,
+    Inventory,
+    child_index_name,
+    child_owner,
+    home_tenant,
+)
 from ..kinds import KINDS, key_of
 from ..kube import KubeClient
 from ..pipeline import tenant_refs
+from ..pipeline.overuse import invoice_suspends
 from ..providers import load_providers
 from ..render.view import TENANT_LABEL
 
@@ -137,6 +146,7 @@ def build_registry(
     for kind in ("Plan", "AddOn", "Reseller"):
         _catalog_event(registry, state, kind)
 
+    _invoices(registry, state)
     return registry
 
 
@@ -230,9 +240,44 @@ def _catalog_event(registry: kopf.OperatorRegistry, state: OperatorState, kind: 
     kopf.on.event(GROUP, VERSION, plural, registry=registry, id=f"{kind.lower()}_event")(event)
 
 
+_DUNNING = "landlord_dunning"
+
+
+def _invoices(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
+    """Invoices that suspend their tenant (PaymentOverdue): an index of their names by tenant,
+    and an event that queues the tenant as soon as that changes (paid, void, past grace).
+    Until the Invoice CRD is installed kopf has nothing to watch: the index stays empty."""
+    plural = KINDS["Invoice"].plural
+
+    def suspends(body: Any, labels: Any, **_: Any) -> bool:
+        # Not matching purges the invoice from the index (kopf drops a filtered-out object's values).
+        return bool(labels.get(TENANT_LABEL)) and invoice_suspends(body)
+
+    @kopf.index(GROUP, VERSION, plural, registry=registry, id=DUNNING_INDEX, when=suspends)
+    def invoice_dunning_index(name: str, labels: Any, **_: Any) -> dict[str, str]:
+        return {str(labels[TENANT_LABEL]): name}  # the name only: not the whole invoice
+
+    @kopf.on.event(GROUP, VERSION, plural, registry=registry, id="invoice_event")
+    def invoice_event(type: str | None, body: Any, labels: Any, memo: Any, **_: Any) -> None:
+        controller = _ready(state)
+        if controller is None:
+            return
+        tenant = str(labels.get(TENANT_LABEL) or "")
+        now = (tenant, type != "DELETED" and suspends(body, labels))
+        before = memo.get(_DUNNING)
+        memo[_DUNNING] = now
+        if before == now or (before is None and not now[1]):
+            return  # nothing the tenant's suspension depends on changed
+        for name in {t for t, _ in (before or now, now) if t}:
+            controller.invoice_changed(name)
+
+
 def watch_selectors(settings: kopf.OperatorSettings) -> None:
-    """Server-side label selectors on the child watches: objects without Landlord's labels are
-    never sent, parsed or queued (a handler's `labels=` filter would drop them only after that)."""
+    """Server-side label selectors on the child and invoice watches: objects without Landlord's
+    labels are never sent, parsed or queued (a handler's `labels=` filter would drop them only
+    after that)."""
     for kind in CHILD_KINDS:
         target = KINDS[kind]
         settings.watching.label_selectors[(target.group, target.version, target.plural)] = CHILD_SELECTOR
+    invoices = KINDS["Invoice"]  # only an invoice of a tenant can suspend one
+    settings.watching.label_selectors[(invoices.group, invoices.version, invoices.plural)] = TENANT_LABEL

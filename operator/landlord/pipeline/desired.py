@@ -6,7 +6,8 @@ it refuses with the same words everywhere (`landlord.pipeline.rules`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from ..config import Config
 from ..render.tenant import TenantView, host_of, namespace_of, render_by_component, url_of, verified_domains
 from .allocation import reseller_shares
 from .catalogue import Catalogue
+from .overuse import OverLimit, active_invoices, over_limit, suspension_reason
 from .rules import PENDING, Violation, resolve
 
 _COMPUTE = object()
@@ -32,7 +34,7 @@ class Desired:
     reseller: dict[str, Any] | None
     entitlements: Entitlements
     suspended: bool
-    suspend_reason: str  # Manual | Expired | ""
+    suspend_reason: str  # Manual | Expired | PaymentOverdue | OverLimit | "" (pipeline.overuse: precedence)
     trial_ends_at: str | None
     namespace: str
     host: str
@@ -40,6 +42,8 @@ class Desired:
     children: dict[str, list[dict[str, Any]]]  # component name -> its Kubernetes objects
     warnings: tuple[Violation, ...] = ()
     verified_domains: tuple[str, ...] = ()  # custom domains proven and still wanted: routable
+    over_limit: OverLimit = field(default_factory=OverLimit)  # over limits, suspendOnExceed (status.overLimit)
+    overdue_invoices: tuple[str, ...] = ()  # invoices that suspend the tenant (PaymentOverdue)
 
     @property
     def view(self) -> TenantView:
@@ -88,11 +92,15 @@ def desire(
     config: Config,
     now: datetime,
     share: Allocation | object | None = _COMPUTE,
+    usage: Mapping[str, float] | None = None,
+    invoices: Sequence[str] = (),
 ) -> Desired:
     """The tenant's desired state, or `Refusal` (the first error, as the operator reports it).
 
     `share`: this tenant's part of its reseller's allocation, when the caller already computed
     the reseller's shares (the operator does once per reseller); computed here otherwise.
+    `usage`: what the tenant uses, by resource (None offline: nothing is over a limit);
+    `invoices`: its unpaid invoices past grace (`status.suspendsTenant`). See `pipeline.overuse`.
     """
     name = str(tenant["metadata"]["name"])
     spec = tenant.get("spec") or {}
@@ -119,7 +127,11 @@ def desire(
             caps = share.caps
     locked = ((tenant.get("status") or {}).get("planSync") or {}).get("locked")
     ent = entitlements(spec, resolved.plan.get("spec") or {}, resolved.addons, locked, caps)
-    suspended, reason = suspension(spec, now)
+    plan_spec = resolved.plan.get("spec") or {}
+    over = over_limit(plan_spec, ent.limits, usage, tenant.get("status") or {}, now, config.suspend_after)
+    overdue = active_invoices(invoices, spec.get("billing") or {}, dunning=bool(invoices) and _dunning(config))
+    reason = suspension_reason(suspension(spec, now)[1], overdue, over, now)
+    suspended = bool(reason)
     verified = verified_domains(spec, tenant.get("status") or {})
     view = TenantView(name, spec, ent, resolved.reseller, suspended, resolved.plan.get("spec") or {}, verified)
     return Desired(
@@ -138,4 +150,11 @@ def desire(
         children=render_by_component(config, view),
         warnings=tuple(v for v in resolved.violations if v.severity != "error"),
         verified_domains=verified,
+        over_limit=over,
+        overdue_invoices=overdue,
     )
+
+
+def _dunning(config: Config) -> bool:
+    """Unpaid invoices suspend tenants unless `billing.graceDays` is null (never)."""
+    return config.billing.grace_days is not None

@@ -8,6 +8,7 @@ implementation (the database, ACME certificates, DNS, S3 backups, the Prometheus
 from . import postgresql  # noqa: F401  (registers the `postgresql` database provider)
 from .base import CAPABILITIES, Provider, ProviderError, ProviderSpec
 from .database import DatabaseProvider, DatabaseRequest, DatabaseState, ServerAccess
+from .objectstorage import ObjectStorage  # noqa: F401  (registers the `s3` objectStorage provider)
 from .registry import (
     ProviderConfigError,
     Providers,
@@ -19,6 +20,7 @@ from .registry import (
     register,
     unregister,
 )
+from .usage import UsageSource, UsageWindow  # noqa: F401  (registers the metricsSource providers)
 
 __all__ = [
     "CAPABILITIES",

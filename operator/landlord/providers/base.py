@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from ..redaction import redact
 
 # Capabilities, each a section of the operator configuration.
-CAPABILITIES = ("database", "certificates", "dns", "backups", "metricsSource")
+CAPABILITIES = ("database", "certificates", "dns", "backups", "metricsSource", "objectStorage")
 
 
 class ProviderError(Exception):

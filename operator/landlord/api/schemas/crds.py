@@ -1,4 +1,4 @@
-"""Assembly of the four CustomResourceDefinitions: names, printer columns, root rules."""
+"""Assembly of the CustomResourceDefinitions: names, printer columns, root rules."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from ...config import DEFAULTS, NAMESPACE_NAME_MAX
 from .addon import ADDON_SPEC
+from .invoice import CREDIT_NOTE_SPEC, CREDIT_NOTE_STATUS, INVOICE_SPEC, INVOICE_STATUS
 from .nodes import rule, s
 from .plan import PLAN_SPEC
 from .reseller import RESELLER_SPEC
@@ -98,7 +99,7 @@ def name_rule(namespace_prefix: str = DEFAULT_PREFIX) -> dict[str, Any]:
 
 
 def all_crds(namespace_prefix: str = DEFAULT_PREFIX) -> list[dict[str, Any]]:
-    """The Plan, AddOn, Reseller and Tenant CRDs, in that order (as written to `crds/`).
+    """The Plan, AddOn, Reseller, Tenant, Invoice and CreditNote CRDs, in that order (as written to `crds/`).
 
     `namespace_prefix`: the operator's `namespacePrefix`, whose length bounds a Tenant's name
     (`landlord crds --config FILE`); `crds/` holds them for the default, `t-`.
@@ -162,9 +163,42 @@ def all_crds(namespace_prefix: str = DEFAULT_PREFIX) -> list[dict[str, Any]]:
             "A Landlord tenant: one customer subscription.",
             [name_rule(namespace_prefix), SUBDOMAIN_RULE],
         ),
+        crd(
+            "Invoice",
+            "invoices",
+            "inv",
+            INVOICE_SPEC,
+            INVOICE_STATUS,
+            [
+                _col("Number", ".spec.number"),
+                _col("Tenant", ".spec.tenant"),
+                _col("Period", ".spec.period"),
+                _col("Total", ".spec.total"),
+                _col("Currency", ".spec.currency", priority=1),
+                _col("State", ".status.state"),
+                _col("Due", ".spec.dueAt", priority=1),
+                AGE,
+            ],
+            "An invoice issued by the Landlord billing sidecar: one per tenant and closed period, never edited.",
+        ),
+        crd(
+            "CreditNote",
+            "creditnotes",
+            "cn",
+            CREDIT_NOTE_SPEC,
+            CREDIT_NOTE_STATUS,
+            [
+                _col("Number", ".spec.number"),
+                _col("Tenant", ".spec.tenant"),
+                _col("Invoice", ".spec.invoiceNumber"),
+                _col("Total", ".spec.total"),
+                AGE,
+            ],
+            "A credit note correcting an issued Invoice (all of it or part), numbered in the invoices' sequence.",
+        ),
     ]
 
 
 def crd_by_kind(namespace_prefix: str = DEFAULT_PREFIX) -> dict[str, dict[str, Any]]:
-    """The CRDs keyed by kind (Plan, AddOn, Reseller, Tenant)."""
+    """The CRDs keyed by kind (Plan, AddOn, Reseller, Tenant, Invoice, CreditNote)."""
     return {c["spec"]["names"]["kind"]: c for c in all_crds(namespace_prefix)}

@@ -137,6 +137,19 @@ TENANT_STATUS = obj(
         },
         "trialEndsAt": s("End of the trial.", format="date-time"),
         "suspendedAt": s("When the tenant was suspended.", format="date-time"),
+        "overLimit": obj(
+            "Kept while usage is above an effective limit and the plan has overuse.suspendOnExceed: the tenant "
+            "is suspended (OverLimit) once `since` is overuse.suspendAfter (operator configuration) in the past, "
+            "and activated as soon as every usage is within its limit (this field is then removed).",
+            {
+                "since": s("When the usage went over a limit (the suspension's clock).", format="date-time"),
+                "resources": {
+                    "type": "array",
+                    "description": "The resources over their limit, sorted.",
+                    "items": {"type": "string"},
+                },
+            },
+        ),
         "suspension": obj(
             "What restores the tenant's workloads on activation, recorded before they were stopped.",
             {

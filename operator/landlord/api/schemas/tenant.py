@@ -121,6 +121,11 @@ TENANT_SPEC = obj(
                     "true: the customer pays from day one; the plan's trial does not apply. "
                     "Only read when the tenant is created."
                 ),
+                "dunningExempt": b(
+                    "true: an unpaid invoice past the grace period (its status.suspendsTenant) does not suspend "
+                    "the tenant (no PaymentOverdue); for customers paid by other arrangements. Reminders and "
+                    "Overdue invoices still happen."
+                ),
             },
         ),
         "backup": obj(

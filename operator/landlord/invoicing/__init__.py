@@ -1,0 +1,1 @@
+"""The billing sidecar: invoices written, numbered, dunned and archived."""
