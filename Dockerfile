@@ -13,6 +13,8 @@ COPY --from=build /wheels /wheels
 # and test extras stay out of the image.
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER 10001
-EXPOSE 8080
+# 8080: the operator's liveness, 8081: its metrics; 8082: the billing sidecar (`landlord billing`,
+# the same image with another command) serves /metrics, /readyz and /healthz.
+EXPOSE 8080 8081 8082
 ENTRYPOINT ["landlord"]
 CMD ["run"]

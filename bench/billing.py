@@ -360,6 +360,7 @@ async def setup(client: KubeClient, count: int, concurrency: int, upgrade_at: da
 
 
 async def full_run(count: int, prometheus_url: str, config: Config, concurrency: int) -> dict[str, float]:
+    began = time.perf_counter()
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "operator")}
     now = datetime.now(UTC)
@@ -386,7 +387,8 @@ async def full_run(count: int, prometheus_url: str, config: Config, concurrency:
             await wait_http(f"http://127.0.0.1:{port}/healthz")
             setup_client = KubeClient.from_kubeconfig(kubeconfig, user_agent="bench-setup")
             try:
-                out["setup: tenants created/s"] = count / await setup(setup_client, count, concurrency, upgrade_at)
+                setup_s = await setup(setup_client, count, concurrency, upgrade_at)
+                out["setup: tenants created/s"] = count / setup_s
             finally:
                 await setup_client.close()
             client = KubeClient.from_kubeconfig(kubeconfig, user_agent="landlord-billing")
@@ -400,7 +402,10 @@ async def full_run(count: int, prometheus_url: str, config: Config, concurrency:
                 elapsed = time.perf_counter() - started
                 counts = dict(client.counts)
                 client.counts.clear()
+                peak_after_run = peak_rss_mib()  # before the checks below list every invoice here too
+                started = time.perf_counter()
                 again = await biller.run()
+                rerun_s = time.perf_counter() - started
                 rerun = dict(client.counts)
             finally:
                 await client.close()
@@ -423,14 +428,16 @@ async def full_run(count: int, prometheus_url: str, config: Config, concurrency:
             out["rerun: invoices written"] = len(again.invoices)
             out["rerun: API writes"] = rerun.get("writes", 0)
             out["rerun: API reads"] = rerun.get("reads", 0)
+            out["rerun time (s)"] = rerun_s
             out["emulator peak RSS (MiB)"] = _status_mib(server.pid, "VmHWM")
-            out["bench peak RSS after it (MiB)"] = peak_rss_mib()
+            out["bench peak RSS after the run (MiB)"] = peak_after_run
             if report.failed:
                 first = next(iter(report.failed.items()))
                 print(f"  {len(report.failed)} tenant(s) failed, e.g. {first[0]}: {first[1]}", file=sys.stderr)
         finally:
             server.terminate()
             await server.wait()
+    out["wall time, emulator start to stop (s)"] = time.perf_counter() - began
     return out
 
 
@@ -498,6 +505,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent creates while setting up")
     parser.add_argument("--skip-full", action="store_true", help="only the engine (no emulator, no Prometheus)")
     args = parser.parse_args()
+    began = time.perf_counter()
     config = parse(
         {
             "metrics": {"port": 0},
@@ -523,6 +531,7 @@ def main() -> int:
             if r["invoices written"] != size:
                 failures.append(f"N = {size}: {r['invoices written']:.0f} invoice(s) written, not {size}")
     print(f"\n  peak RSS of this process at the end (MiB): {peak_rss_mib():.1f}")
+    print(f"  wall time of the benchmark (s): {time.perf_counter() - began:.0f}")
     for failure in failures:
         print(f"FAILED: {failure}", file=sys.stderr)
     return 1 if failures else 0

@@ -288,6 +288,9 @@ def _billing(args: argparse.Namespace) -> int:
 
 def _invoice_command(args: argparse.Namespace) -> int:
     from .invoicing import commands
+    from .invoicing.numbering import NumberingError
+    from .kube import KubeError
+    from .providers.base import ProviderError
 
     config = _config(args)
     try:
@@ -309,7 +312,7 @@ def _invoice_command(args: argparse.Namespace) -> int:
             asyncio.run(
                 commands.credit(config, args.kubeconfig, _operator_namespace(args), args.name, args.reason, args.amount)
             )
-    except commands.CommandError as exc:
+    except (commands.CommandError, NumberingError, KubeError, ProviderError) as exc:
         print(f"landlord invoice {args.action}: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -174,7 +174,11 @@ SCHEMA: dict[str, Any] = {
                 "seller": {
                     "type": "object",
                     "additionalProperties": False,
-                    "properties": {key: {"type": "string"} for key in ("name", "country", "taxId", "address")},
+                    # The lengths the Invoice CRD takes (api/schemas/invoice.py): refused here, not at the first invoice.
+                    "properties": {
+                        key: {"type": "string", "maxLength": length}
+                        for key, length in (("name", 253), ("country", 2), ("taxId", 64), ("address", 1024))
+                    },
                 },
                 "taxRates": {"type": "object"},
                 "coupons": {
@@ -410,6 +414,11 @@ def parse(data: Any, source: str = "configuration") -> Config:
             if error.validator == "additionalProperties":
                 known = ", ".join(sorted(error.schema.get("properties", {})))
                 lines.append(f"{source}: {key}: {error.message}; known keys here: {known}")
+            elif error.validator == "maxLength":
+                size = len(error.instance) if isinstance(error.instance, str) else "?"
+                lines.append(
+                    f"{source}: {key}: {size} characters, more than the {error.validator_value} allowed; shorten it"
+                )
             else:
                 lines.append(f"{source}: {key}: {error.message}")
         raise _refused(lines, source)

@@ -205,14 +205,16 @@ class KubeClient:
         )
         return result
 
-    async def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+    async def create(self, obj: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
+        """Creates `obj`; with `dry_run` the server validates and admits it and stores nothing."""
         meta = obj["metadata"]
+        params = {"fieldManager": FIELD_MANAGER, **({"dryRun": "All"} if dry_run else {})}
         result: dict[str, Any] = await self._checked(
             f"create {obj['kind']} {meta.get('name', meta.get('generateName'))}",
             "POST",
             kind_of(obj).path(meta.get("namespace")),
             obj,
-            params={"fieldManager": FIELD_MANAGER},
+            params=params,
         )
         return result
 

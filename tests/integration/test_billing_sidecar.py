@@ -13,6 +13,7 @@ import yaml
 from landlord.config import parse
 from landlord.invoicing.numbering import COUNTER
 from landlord.invoicing.run import Biller, RunFailed
+from landlord.kube import KubeError
 from landlord.providers.base import ProviderError
 from landlord.providers.usage import FileUsageSource, UsageWindow
 from landlord.render.cluster import OPERATOR_NAMESPACE
@@ -57,10 +58,17 @@ def _first_of_next_month(moment: datetime) -> datetime:
 
 
 class Clock:
-    """The sidecar's clock: set just after the period the tenants were created in has closed."""
+    """The sidecar's clock: set just after the month `created` (the tenants' creation) has closed."""
 
-    def __init__(self) -> None:
-        self.now = _first_of_next_month(datetime.now(UTC))
+    def __init__(self, created: datetime | None = None) -> None:
+        self.now = _first_of_next_month(created or datetime.now(UTC))
+
+    @classmethod
+    async def after(cls, env: Env, tenant_name: str) -> Clock:
+        """From the tenant's creationTimestamp, not the test's clock: a month may turn in between."""
+        obj = await env.get("Tenant", tenant_name)
+        assert obj is not None
+        return cls(datetime.fromisoformat(obj["metadata"]["creationTimestamp"].replace("Z", "+00:00")))
 
     def __call__(self) -> datetime:
         return self.now
@@ -89,7 +97,7 @@ async def _setup(env: Env, tmp_path: Path, usage: dict[str, Any]) -> tuple[Bille
     await env.wait_phase("brauhaus", "Active")
     usage_file = tmp_path / "usage.yaml"
     usage_file.write_text(yaml.safe_dump({"tenants": usage}))
-    clock = Clock()
+    clock = await Clock.after(env, "bistro")
     period = (clock.now - timedelta(days=1)).strftime("%Y-%m")
     biller = Biller(
         env.client, _config(usage_file), OPERATOR_NAMESPACE, FileUsageSource({"path": str(usage_file)}), clock=clock
@@ -162,16 +170,16 @@ async def test_a_restart_mid_run_neither_duplicates_nor_skips_a_number(env: Env,
     real_create = env.client.create
     made = 0
 
-    async def dying_create(obj: dict[str, Any]) -> dict[str, Any]:
+    async def dying_create(obj: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
         nonlocal made
-        if obj["kind"] == "Invoice":
+        if obj["kind"] == "Invoice" and not dry_run:
             made += 1
             if made == 4:
                 raise ConnectionResetError("the sidecar was killed")  # after the 4th number was reserved
-        return await real_create(obj)
+        return await real_create(obj, dry_run)
 
     env.client.create = dying_create  # type: ignore[method-assign]
-    with pytest.raises(ConnectionResetError):
+    with pytest.raises(RunFailed, match="ConnectionResetError"):
         await biller.run()
     env.client.create = real_create  # type: ignore[method-assign]
     assert len(await env.client.list("Invoice")) == 3
@@ -267,3 +275,28 @@ async def test_dunning_overdue_then_suspends_then_paid(env: Env, tmp_path: Path)
     assert (invoice["status"]["state"], invoice["status"]["suspendsTenant"]) == ("Paid", False)
     due = datetime.fromisoformat(invoice["spec"]["dueAt"]).date()
     assert invoice["status"]["overdueSince"] == (due + timedelta(days=1)).isoformat()  # the record stays
+
+
+async def test_the_billing_cycle_cannot_change_under_the_invoices(env: Env, tmp_path: Path) -> None:
+    biller, _, period = await _setup(env, tmp_path, USAGE)
+    await biller.run()
+    with pytest.raises(KubeError) as refused:
+        await env.client.patch("Tenant", "bistro", {"spec": {"billing": {"cycle": "Yearly"}}})
+    assert refused.value.status == 422
+    assert "spec.billing.cycle: this tenant is billed Monthly and cannot change cycle" in str(refused.value)
+    # Had it changed anyway (a tenant deleted and created again under the same name on the other
+    # cycle, or the CRD replaced without the rule): the sidecar bills nothing on the new cycle and
+    # says why.
+    monthly = await env.get("Invoice", f"bistro-{period}")
+    assert monthly is not None
+    await env.client.delete("Tenant", "bistro")
+
+    async def gone() -> bool:
+        return await env.get("Tenant", "bistro") is None
+
+    await eventually(gone, timeout=30)
+    await env.apply(tenant("bistro", "pro", billing={"country": "FR", "cycle": "Yearly"}))
+    biller.clock.now += timedelta(days=400)
+    report = await biller.run()
+    assert "spec.billing.cycle is Yearly but its invoices were Monthly" in report.failed["bistro"]
+    assert not [name for name in report.invoices if name.startswith("bistro-")]

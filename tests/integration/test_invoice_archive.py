@@ -52,7 +52,7 @@ async def _billed(env: Env, tmp_path: Path, storage: dict[str, Any] | None = Non
     if storage is not None:
         raw["objectStorage"] = {"provider": "s3", **storage}
     config = parse(raw)
-    clock = Clock()
+    clock = await Clock.after(env, "bistro")
     period = (clock.now - timedelta(days=1)).strftime("%Y-%m")
     store = S3ObjectStorage(storage) if storage is not None else None
     biller = Biller(env.client, config, OPERATOR_NAMESPACE, FileUsageSource({"path": str(usage_file)}), store, clock)
@@ -80,6 +80,13 @@ async def test_a_full_credit_note_voids_the_invoice_and_takes_the_next_number(en
     assert (invoice["status"]["creditedTotal"], invoice["status"]["creditNotes"]) == ("64.80", [f"{name}-cn1"])
     with pytest.raises(commands.CommandError, match="fully credited"):
         await commands.credit(config, kubeconfig, OPERATOR_NAMESPACE, name, "again", None, out=io.StringIO())
+    # Void for good: not Overdue again when its credit note leaves the cluster (archived, or a crash
+    # of the archive between the two deletions).
+    await env.client.delete("CreditNote", f"{name}-cn1")
+    biller.clock.now += timedelta(days=60)
+    await biller.run()
+    invoice = await env.get("Invoice", name)
+    assert invoice is not None and invoice["status"]["state"] == "Void" and not invoice["status"].get("suspendsTenant")
 
 
 async def test_a_partial_credit_note_is_taxed_at_the_invoice_rate_and_bounded(env: Env, tmp_path: Path) -> None:
@@ -98,6 +105,8 @@ async def test_a_partial_credit_note_is_taxed_at_the_invoice_rate_and_bounded(en
         config, kubeconfig, OPERATOR_NAMESPACE, name, "the rest", None, now=clock.now, out=io.StringIO()
     )
     assert second["spec"]["total"] == "-52.80"  # what was left of 64.80
+    # The notes add up to the invoice's net and tax, not only to its total: 10.00 + 44.00, 2.00 + 8.80.
+    assert (second["spec"]["taxable"], second["spec"]["tax"]) == ("-44.00", "-8.80")
 
 
 async def test_settled_invoices_are_archived_once_and_stay_readable(

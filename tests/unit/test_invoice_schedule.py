@@ -6,6 +6,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
+from landlord.config import ConfigError, parse
 from landlord.invoicing.run import issue_months
 from landlord.invoicing.schedule import due_periods, invoice_status
 
@@ -80,3 +83,11 @@ def test_paid_and_void_end_the_dunning() -> None:
     partly = invoice_status(_invoice(), date(2026, 12, 30), 14, Decimal("2.60"))
     assert partly["state"] == "Overdue" and partly["suspendsTenant"] is True
     assert invoice_status(_invoice(total="0.00"), date(2027, 6, 1), 14, Decimal(0))["state"] == "Paid"
+
+
+def test_a_seller_identity_longer_than_an_invoice_takes_is_refused_at_start() -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse({"billing": {"seller": {"address": "x" * 2000}}})
+    assert str(refused.value) == (
+        "configuration: billing.seller.address: 2000 characters, more than the 1024 allowed; shorten it"
+    )

@@ -172,13 +172,26 @@ async def credit(
                 f"--amount {amount}: more than what is left to credit on invoice {spec['number']} ({left} {currency})"
             )
         partial = None if amount is None and already == 0 else asked
+        split = None
+        if partial is not None and asked == left:  # the last credit: exactly the net and tax left
+            net = Decimal(str(spec["taxable"])) + sum((Decimal(str(n["spec"]["taxable"])) for n in notes), Decimal(0))
+            split = (net, asked - net)
         moment = now or datetime.now(UTC)
         name = f"{invoice_name}-cn{len(notes) + 1}"
 
         def build(number: str) -> dict[str, Any]:
-            return credit_note_object(invoice, name, number, moment, reason.strip(), partial)
+            return credit_note_object(invoice, name, number, moment, reason.strip(), partial, split)
 
-        note = await Sequence(client, namespace).issue("CreditNote", name, moment.year, build)
+        issued = await Sequence(client, namespace).issue("CreditNote", name, moment.year, build)
+        note = issued.document
+        if not issued.created and (
+            note["spec"].get("reason") != reason.strip()
+            or note["spec"]["total"] != build(note["spec"]["number"])["spec"]["total"]
+        ):
+            raise CommandError(
+                f"credit note {name} was issued meanwhile by someone else ({note['spec']['total']} {currency}, "
+                f"{note['spec'].get('reason')!r}); check `kubectl get creditnotes` and run again if still needed"
+            )
     finally:
         await client.close()
         await providers.close()

@@ -1,18 +1,24 @@
 """Invoice numbers: `YEAR-NNNNNN` per year of issue, without gaps, each assigned exactly once.
 
 The sequence is the ConfigMap `landlord-invoice-numbers` in the operator's namespace: one key
-per year holding `{"last": N, "pending": <the document numbered N>}`. Issuing a document is two
-writes: the counter (conditional on its `resourceVersion`), then the document. Whoever moves
-the counter past a pending document first makes sure that document exists, creating it from
-the copy in the counter when a crash came between the two writes. So:
+per year holding `{"last": N, "pending": [documents]}`. Issuing a document is two writes: the
+counter, conditional on its `resourceVersion`, which takes the next number and stores the whole
+document numbered with it among the pending ones; then the document itself. The rules:
 
-- a number is reserved for exactly one document, and that document is created (no gap);
-- two writers racing for the next number conflict on the counter; the loser re-reads it and
+- before a number is reserved, the API server has accepted the document (a dry-run create), so
+  a stored document is one the server takes: a refusal cannot block the sequence;
+- a reservation keeps every pending document (of any year) not yet seen in the cluster, and
+  drops those that are; only once that conditional write has succeeded, which proves no
+  archiver settled them meanwhile, are the missing ones created from their stored copy. So a
+  crash between the two writes leaves no gap, not even across the new year;
+- two writers racing for the next number conflict on the counter; the loser reads it again and
   finds either its own document pending (it is done) or another number to take;
-- a document that already exists is never numbered again (its name is fixed).
+- a document that exists is never numbered again (its name is fixed);
+- before an archiver deletes a document it `settle`s it (drops it from the pending ones, with
+  the same conditional write), so a stored copy never brings back an archived document.
 
-Numbering never depends on documents still being in the cluster (archived ones are gone): the
-counter holds the last number.
+Numbering never depends on documents still being in the cluster: the counter holds the last
+number, and archived documents are gone from it.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..kube import KubeClient, KubeError
@@ -34,6 +41,10 @@ class NumberingError(Exception):
     """The counter could not be updated (conflicts, or a refusal); nothing was numbered."""
 
 
+class DocumentRefused(NumberingError):
+    """The API server refuses the document itself (e.g. a field too long): nothing was reserved."""
+
+
 def format_number(year: int, serial: int) -> str:
     return f"{year:04d}-{serial:06d}"
 
@@ -42,14 +53,42 @@ def _key(obj: dict[str, Any]) -> tuple[str, str]:
     return str(obj["kind"]), str(obj["metadata"]["name"])
 
 
+def _dump(entry: dict[str, Any]) -> str:
+    return json.dumps(entry, separators=(",", ":"), sort_keys=True)
+
+
+def _entries(counter: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each year's entry, with `pending` always a list (an older counter held one document)."""
+    out: dict[str, dict[str, Any]] = {}
+    for year, text in (counter.get("data") or {}).items():
+        entry = json.loads(text)
+        pending = entry.get("pending")
+        entry["pending"] = [] if pending is None else pending if isinstance(pending, list) else [pending]
+        out[str(year)] = entry
+    return out
+
+
+@dataclass(frozen=True)
+class Issued:
+    """The document as the server has it, and whether this call created it."""
+
+    document: dict[str, Any]
+    created: bool
+
+
 class Sequence:
-    """The numbering of one operator namespace. Safe across replicas and restarts."""
+    """The numbering of one operator namespace. Safe across replicas, restarts and years."""
 
     def __init__(self, client: KubeClient, namespace: str) -> None:
         self.client = client
         self.namespace = namespace
         self._counter: dict[str, Any] | None = None  # the last version read or written by us
-        self._created: set[tuple[str, str]] = set()  # documents known to exist (no GET needed)
+        self._seen: set[tuple[str, str]] = set()  # pending documents seen in the cluster (this run)
+
+    def forget(self) -> None:
+        """Drops what this instance remembers; each billing run starts from the server."""
+        self._counter = None
+        self._seen.clear()
 
     async def _read(self) -> dict[str, Any]:
         counter = await self.client.get("ConfigMap", COUNTER, self.namespace)
@@ -78,26 +117,109 @@ class Sequence:
         return counter
 
     async def pending(self) -> set[tuple[str, str]]:
-        """(kind, name) of the documents the counter still holds as pending: not to be archived."""
+        """(kind, name) of the documents the counter still holds: settle them before deleting them."""
         counter = await self._read()
-        out = set()
-        for text in (counter.get("data") or {}).values():
-            entry = json.loads(text)
-            if entry.get("pending"):
-                out.add(_key(entry["pending"]))
-        return out
+        return {_key(doc) for entry in _entries(counter).values() for doc in entry["pending"]}
+
+    async def last(self, year: int) -> int:
+        entry = _entries(await self._read()).get(str(year))
+        return int(entry["last"]) if entry else 0
+
+    async def _exists(self, document: dict[str, Any]) -> bool:
+        key = _key(document)
+        if key in self._seen:
+            return True
+        found = await self.client.get(key[0], key[1]) is not None
+        if found:
+            self._seen.add(key)
+        return found
+
+    async def _create(self, document: dict[str, Any]) -> Issued:
+        """Creates the document unless it exists."""
+        key = _key(document)
+        try:
+            created = await self.client.create(document)
+        except KubeError as exc:
+            if exc.status != 409:
+                raise NumberingError(
+                    f"{key[0]} {key[1]} (number {document['spec'].get('number')}) was reserved but the API server "
+                    f"refuses it now: {exc}; let it accept the document (an admission policy?) and run again"
+                ) from exc
+            existing = await self.client.get(*key)
+            self._seen.add(key)
+            return Issued(existing if existing is not None else document, False)
+        self._seen.add(key)
+        return Issued(created, True)
+
+    async def _accepted(self, document: dict[str, Any]) -> None:
+        """The server would create the document (a dry run): else nothing is reserved for it."""
+        try:
+            await self.client.create(document, dry_run=True)
+        except KubeError as exc:
+            if exc.status == 409:
+                return  # it exists: the caller finds it
+            key = _key(document)
+            raise DocumentRefused(f"the API server refuses {key[0]} {key[1]}: {exc}") from exc
+
+    async def issue(self, kind: str, name: str, year: int, build: Callable[[str], dict[str, Any]]) -> Issued:
+        """The document `kind/name`: created as `build(number)` under the year's next number, or the
+        one that already exists (then nothing is numbered)."""
+        checked = False
+        for _ in range(MAX_ATTEMPTS):
+            counter = self._counter if self._counter is not None else await self._read()
+            entries = _entries(counter)
+            ours = [d for entry in entries.values() for d in entry["pending"] if _key(d) == (kind, name)]
+            if ours:  # reserved for it earlier (a crash, or a racing replica): create it if need be
+                return await self._create(ours[0])
+            existing = await self.client.get(kind, name)
+            if existing is not None:
+                return Issued(existing, False)
+            updates: dict[str, str] = {}
+            missing: list[dict[str, Any]] = []
+            for key, entry in entries.items():
+                kept = []
+                for doc in entry["pending"]:
+                    if not await self._exists(doc):
+                        kept.append(doc)
+                if kept != entry["pending"]:
+                    updates[key] = _dump({**entry, "pending": kept})
+                missing.extend(kept)
+            entry = entries.get(str(year), {"last": 0, "pending": []})
+            serial = int(entry["last"]) + 1
+            document = build(format_number(year, serial))
+            if not checked:
+                await self._accepted(document)
+                checked = True
+            kept = [d for d in entry["pending"] if d in missing]
+            updates[str(year)] = _dump({"last": serial, "pending": [*kept, document]})
+            patch = {"metadata": {"resourceVersion": counter["metadata"]["resourceVersion"]}, "data": updates}
+            try:
+                self._counter = await self.client.patch("ConfigMap", COUNTER, patch, self.namespace)
+            except KubeError as exc:
+                if exc.status != 409:
+                    where = f"{self.namespace}/{COUNTER}"
+                    raise NumberingError(f"cannot update the invoice counter {where}: {exc}") from exc
+                self._counter = None  # someone else numbered a document: read again
+                continue
+            for doc in missing:  # still pending when we moved the counter: never created, nor settled
+                logger.info("creating %s %s, numbered %s before a crash", *_key(doc), doc["spec"]["number"])
+                await self._create(doc)
+            return await self._create(document)
+        raise NumberingError(
+            f"the invoice counter {self.namespace}/{COUNTER} kept changing under {MAX_ATTEMPTS} attempts; retried "
+            "at the next run"
+        )
 
     async def settle(self, kind: str, name: str) -> None:
-        """Drops the counter's copy of `kind/name` (which exists: the caller holds it), so that the
-        document may leave the cluster (archived) without a later run re-creating it from the copy."""
+        """Drops `kind/name` (which exists: the caller holds it) from the pending documents, so that
+        it may leave the cluster (archived) without a stored copy ever bringing it back."""
         for _ in range(MAX_ATTEMPTS):
             counter = await self._read()
-            data = counter.get("data") or {}
             updates = {}
-            for year, text in data.items():
-                entry = json.loads(text)
-                if entry.get("pending") is not None and _key(entry["pending"]) == (kind, name):
-                    updates[year] = json.dumps({"last": entry["last"]}, separators=(",", ":"), sort_keys=True)
+            for year, entry in _entries(counter).items():
+                kept = [d for d in entry["pending"] if _key(d) != (kind, name)]
+                if kept != entry["pending"]:
+                    updates[year] = _dump({**entry, "pending": kept})
             if not updates:
                 return
             patch = {"metadata": {"resourceVersion": counter["metadata"]["resourceVersion"]}, "data": updates}
@@ -108,72 +230,3 @@ class Sequence:
                 if exc.status != 409:
                     raise
         raise NumberingError(f"the invoice counter {self.namespace}/{COUNTER} kept changing; retried at the next run")
-
-    async def last(self, year: int) -> int:
-        counter = await self._read()
-        text = (counter.get("data") or {}).get(str(year))
-        return int(json.loads(text)["last"]) if text else 0
-
-    async def _ensure(self, document: dict[str, Any]) -> dict[str, Any]:
-        """Creates the document unless it exists; returns it."""
-        key = _key(document)
-        try:
-            created = await self.client.create(document)
-        except KubeError as exc:
-            if exc.status != 409:
-                raise
-            existing = await self.client.get(key[0], key[1])
-            if existing is None:  # created and deleted meanwhile (archived): it did exist
-                self._created.add(key)
-                return document
-            created = existing
-        self._created.add(key)
-        return created
-
-    async def _exists(self, document: dict[str, Any]) -> bool:
-        key = _key(document)
-        if key in self._created:
-            return True
-        found = await self.client.get(key[0], key[1]) is not None
-        if found:
-            self._created.add(key)
-        return found
-
-    async def issue(self, kind: str, name: str, year: int, build: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
-        """The document `kind/name`: created as `build(number)` under the year's next number, or the
-        one that already exists (then nothing is numbered). Returns the object from the server."""
-        for _ in range(MAX_ATTEMPTS):
-            counter = self._counter if self._counter is not None else await self._read()
-            data = counter.get("data") or {}
-            entry: dict[str, Any] = json.loads(data[str(year)]) if data.get(str(year)) else {"last": 0}
-            pending: dict[str, Any] | None = entry.get("pending")
-            if pending is not None and _key(pending) == (kind, name):
-                return await self._ensure(pending)  # reserved for it earlier (a crash, or a racing replica)
-            if pending is not None and not await self._exists(pending):
-                logger.info("creating %s %s, numbered %s before a restart", *_key(pending), pending["spec"]["number"])
-                await self._ensure(pending)
-            existing = await self.client.get(kind, name)
-            if existing is not None:
-                self._created.add((kind, name))
-                return existing
-            serial = int(entry["last"]) + 1
-            document = build(format_number(year, serial))
-            reserved = {"last": serial, "pending": document}
-            patch = {
-                "metadata": {"resourceVersion": counter["metadata"]["resourceVersion"]},
-                "data": {str(year): json.dumps(reserved, separators=(",", ":"), sort_keys=True)},
-            }
-            try:
-                self._counter = await self.client.patch("ConfigMap", COUNTER, patch, self.namespace)
-            except KubeError as exc:
-                if exc.status != 409:
-                    raise NumberingError(
-                        f"cannot update the invoice counter {self.namespace}/{COUNTER}: {exc}"
-                    ) from exc
-                self._counter = None  # someone else numbered a document: read again
-                continue
-            return await self._ensure(document)
-        raise NumberingError(
-            f"the invoice counter {self.namespace}/{COUNTER} kept changing under {MAX_ATTEMPTS} attempts; retried "
-            "at the next run"
-        )

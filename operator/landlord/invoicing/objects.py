@@ -99,12 +99,15 @@ def credit_note_object(
     issued_at: datetime,
     reason: str,
     amount: Decimal | None = None,
+    split: tuple[Decimal, Decimal] | None = None,
 ) -> dict[str, Any]:
     """A credit note against `invoice`: all of it (`amount` None), or `amount` of its total.
 
     A partial credit note is one line, taxed at the invoice's rate, whose total (tax included)
     is `amount`: net = amount / (1 + rate), rounded, and the tax is the rest, so that the credit
-    note's total is exactly the amount asked for.
+    note's total is exactly the amount asked for. `split` (net, tax) overrides that division: the
+    credit note that credits what is left takes exactly the net and tax left, so that the credit
+    notes of an invoice add up to its net and tax, not only to its total.
     """
     spec = invoice["spec"]
     currency = str(spec["currency"])
@@ -136,8 +139,11 @@ def credit_note_object(
         }
     else:
         rate = Decimal(str(spec.get("taxRate") or "0"))
-        net = Decimal(format_money(amount / (1 + rate / 100), currency))
-        tax = Decimal(format_money(amount, currency)) - net
+        if split is not None:
+            net, tax = split
+        else:
+            net = Decimal(format_money(amount / (1 + rate / 100), currency))
+            tax = Decimal(format_money(amount, currency)) - net
         description = f"Correction of invoice {spec['number']}: {reason}"
         lines = [
             {

@@ -34,7 +34,7 @@ from ..providers.base import ProviderError
 from ..providers.objectstorage import ObjectStorage
 from ..providers.usage import UsageSource, UsageWindow
 from .documents import render_html
-from .numbering import COUNTER, NumberingError, Sequence
+from .numbering import COUNTER, DocumentRefused, NumberingError, Sequence
 from .objects import INVOICE_LABEL, credited, invoice_name, invoice_object
 from .schedule import PAID, VOID, due_periods, invoice_status
 
@@ -139,10 +139,15 @@ class Biller:
     async def run(self) -> RunReport:
         """One pass; raises RunFailed (after an Event) when it could not complete."""
         report = RunReport()
+        self.sequence.forget()  # every run starts from what the server holds
         try:
             await self._run(report)
         except (RunFailed, NumberingError, KubeError, ProviderError) as exc:
             message = str(exc)
+            await self._event("Warning", "BillingRunFailed", f"the billing run failed: {message}")
+            raise RunFailed(message) from exc
+        except Exception as exc:  # the API server unreachable, a timeout, a bug: a failed run all the same
+            message = f"{type(exc).__name__}: {exc}"
             await self._event("Warning", "BillingRunFailed", f"the billing run failed: {message}")
             raise RunFailed(message) from exc
         return report
@@ -159,8 +164,22 @@ class Biller:
         invoices = await self.client.list("Invoice")
         existing = {(inv.get("metadata") or {}).get("name") for inv in invoices}
 
+        cycles: dict[str, set[str]] = defaultdict(set)  # tenant -> the cycles its invoices in the cluster follow
+        for inv in invoices:
+            label = str((inv.get("spec") or {}).get("period") or "")
+            cycles[str((inv.get("spec") or {}).get("tenant"))].add("Yearly" if len(label) == 4 else "Monthly")
         due: list[tuple[dict[str, Any], Period]] = []
         for tenant in tenants:
+            name = str(tenant["metadata"]["name"])
+            cycle = str(((tenant.get("spec") or {}).get("billing") or {}).get("cycle") or "Monthly")
+            if cycles.get(name, {cycle}) != {cycle}:
+                problem = (
+                    f"spec.billing.cycle is {cycle} but its invoices were {'/'.join(sorted(cycles[name]))}: "
+                    "changing the cycle would bill months already paid for in a year, or miss some; set it back"
+                )
+                report.failed[name] = problem
+                await self._event("Warning", "InvoiceFailed", problem, tenant)
+                continue
             for period in due_periods(tenant, self.billing.anniversary, now, self.billing.lookback_periods):
                 due.append((tenant, period))
         missing = [(t, p) for t, p in due if invoice_name(t["metadata"]["name"], p.label) not in existing]
@@ -207,12 +226,25 @@ class Biller:
         if not invoice.lines:
             report.skipped += 1  # a period of trial days only: nothing to invoice
             return
-        obj = await self.sequence.issue(
-            "Invoice",
-            invoice_name(name, period.label),
-            now.year,
-            lambda number: invoice_object(invoice, prepared.input, self.billing, number, now),
-        )
+        try:
+            issued = await self.sequence.issue(
+                "Invoice",
+                invoice_name(name, period.label),
+                now.year,
+                lambda number: invoice_object(invoice, prepared.input, self.billing, number, now),
+            )
+        except DocumentRefused as exc:  # nothing was numbered: the other tenants go on
+            report.failed[name] = str(exc)
+            await self._event(
+                "Warning",
+                "InvoiceFailed",
+                f"no invoice for {period.label}: {exc}; fix it and the next run retries",
+                tenant,
+            )
+            return
+        if not issued.created:
+            return  # another replica (or an earlier, interrupted run) wrote it
+        obj = issued.document
         report.invoices.append(obj["metadata"]["name"])
         report.amounts[str(obj["spec"]["currency"])] += Decimal(str(obj["spec"]["total"]))
         logger.info(
@@ -240,6 +272,8 @@ class Biller:
             currency = str(spec.get("currency") or "EUR")
             credited_total = credited(ours, currency)
             wanted = invoice_status(invoice, today, self.billing.grace_days, Decimal(credited_total))
+            if (invoice.get("status") or {}).get("state") == VOID:  # credited in full once: it stays so, even
+                wanted = {**wanted, "state": VOID, "suspendsTenant": False}  # when its credit notes are archived
             if ours:
                 wanted["creditedTotal"] = credited_total
                 wanted["creditNotes"] = sorted(n["metadata"]["name"] for n in ours)
@@ -247,7 +281,13 @@ class Biller:
             changed = {k: v for k, v in wanted.items() if old.get(k) != v and not (v in (None, False) and k not in old)}
             if not changed:
                 continue
-            await self.client.patch("Invoice", meta["name"], {"status": changed}, subresource="status")
+            patch = {"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": changed}
+            try:
+                await self.client.patch("Invoice", meta["name"], patch, subresource="status")
+            except KubeError as exc:
+                if exc.status in (404, 409):
+                    continue  # paid (or archived) meanwhile: the next run sees it as it is now
+                raise
             report.statuses += 1
             if changed.get("state") == "Overdue" or changed.get("suspendsTenant"):
                 tenant = {"apiVersion": "landlord.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": spec["tenant"]}}
@@ -304,7 +344,15 @@ class Biller:
         name, issued = doc["metadata"]["name"], str(doc["spec"]["issuedAt"])
         body = json.dumps(kept, indent=2, sort_keys=True).encode()
         page = render_html(kept).encode()  # first the page: the JSON marks the document as archived
-        await self.storage.put_once(archive_key(issued, name, "html"), page, "text/html; charset=utf-8", retain_until)
+        try:
+            await self.storage.put_once(
+                archive_key(issued, name, "html"), page, "text/html; charset=utf-8", retain_until
+            )
+        except ProviderError as exc:
+            if exc.reason != "ObjectExists":
+                raise
+            # Written by an earlier, interrupted pass with another renderer: the JSON is the record.
+            logger.info("%s: the archived page differs from today's rendering; keeping the archived one", name)
         await self.storage.put_once(archive_key(issued, name, "json"), body, "application/json", retain_until)
 
     async def _event(self, type_: str, reason: str, message: str, involved: dict[str, Any] | None = None) -> None:

@@ -1,8 +1,8 @@
 """`landlord billing`: runs the billing pass every `billing.interval`, serves metrics and probes.
 
 After a failed run it retries sooner (one minute, doubling up to the interval), so that a
-Prometheus or API server back up is billed within minutes. `/readyz` answers 200 once a run has
-succeeded and while the latest run did not fail; `/healthz` answers 200 while the loop turns.
+Prometheus or API server back up is billed within minutes. `/readyz` answers 200 once the first run has
+completed (failures are for the metrics and the alert); `/healthz` answers 503 when a run hangs.
 The metric names are the ones `alerts/landlord-rules.yaml` (LandlordBillingRunFailed) reads.
 """
 
@@ -40,12 +40,11 @@ class BillingMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        # 0 until a run succeeds: a sidecar that crashes before its first success, again and again,
+        # is "no success for 26 hours" for the alert, not a fresh start each time.
         self.last_success = Gauge(
-            "landlord_billing_last_success_timestamp_seconds",
-            "When the last run succeeded (the start time until a run has).",
-            registry=r,
+            "landlord_billing_last_success_timestamp_seconds", "When the last run succeeded.", registry=r
         )
-        self.last_success.set(time.time())  # a fresh sidecar is not "26 hours without success"
         self.last_failure = Gauge(
             "landlord_billing_last_failure_timestamp_seconds", "When the last run failed.", registry=r
         )
@@ -92,51 +91,54 @@ class Sidecar:
         self.biller = biller
         self.interval = interval
         self.metrics = metrics or BillingMetrics()
-        self.succeeded_once = False
+        self.completed_once = False
         self.last_failed = False
-        self.last_tick = time.monotonic()
-        self.wake = asyncio.Event()
+        self.running_since: float | None = None  # monotonic start of the run under way
+        self.stuck_after = max(2 * interval, 1800.0)  # a run longer than this is stuck: /healthz fails
 
     async def run_once(self) -> RunReport | None:
-        started = time.monotonic()
+        started = self.running_since = time.monotonic()
         try:
             report = await self.biller.run()
         except RunFailed as exc:
             self.metrics.failed(time.monotonic() - started)
-            self.last_failed = True
+            self.completed_once, self.last_failed = True, True
             logger.error("billing run failed: %s", exc)
             return None
+        finally:
+            self.running_since = None
         self.metrics.record(report, time.monotonic() - started)
-        self.succeeded_once, self.last_failed = True, False
+        self.completed_once, self.last_failed = True, False
         logger.info("billing run: %s", report.summary())
         return report
 
     async def loop(self, stop: asyncio.Event) -> None:
         retry = FIRST_RETRY
         while not stop.is_set():
-            self.last_tick = time.monotonic()
             report = await self.run_once()
             if report is None:
                 delay, retry = min(retry, self.interval), min(retry * 2, self.interval)
             else:
                 delay, retry = self.interval, FIRST_RETRY
-            self.wake.clear()
-            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
-            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
 
     # -- HTTP -------------------------------------------------------------------------------
     async def _metrics(self, _: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def _ready(self, _: web.Request) -> web.Response:
-        if self.succeeded_once and not self.last_failed:
-            return web.Response(text="ok\n")
-        why = "the last billing run failed" if self.last_failed else "no billing run has succeeded yet"
-        return web.Response(status=503, text=why + "\n")
+        """Ready once the first run has completed, failed or not: a failing run is the metrics' and
+        the alert's to report, and must not take the pod's metrics endpoint out of a Service."""
+        if self.completed_once:
+            state = "the last billing run failed" if self.last_failed else "ok"
+            return web.Response(text=state + "\n")
+        return web.Response(status=503, text="the first billing run has not completed yet\n")
 
     async def _healthy(self, _: web.Request) -> web.Response:
+        """Alive unless a run has been under way for longer than `stuck_after` (a hung call)."""
+        if self.running_since is not None and time.monotonic() - self.running_since > self.stuck_after:
+            return web.Response(status=503, text=f"a billing run has been running for over {self.stuck_after:.0f} s\n")
         return web.Response(text="ok\n")
 
     def app(self) -> web.Application:

@@ -35,6 +35,21 @@ SUBDOMAIN_RULE = rule(
     fieldPath=".spec.domains.subdomain",
 )
 
+# A tenant's invoices follow its cycle (`<tenant>-2025-06` or `<tenant>-2025`): switching would
+# bill months already paid for in a year, or miss them. The billing sidecar holds the same rule.
+_CYCLE = "(has({0}.billing) && has({0}.billing.cycle) ? {0}.billing.cycle : 'Monthly')"
+CYCLE_RULE = rule(
+    f"{_CYCLE.format('self')} == {_CYCLE.format('oldSelf')}",
+    "spec.billing.cycle cannot change once the tenant exists (its invoices follow the cycle); set it back, "
+    "or create a new tenant for the other cycle",
+    messageExpression="'spec.billing.cycle: this tenant is billed ' + "
+    + _CYCLE.format("oldSelf")
+    + " + ' and cannot change cycle (its invoices follow it); set it back to ' + "
+    + _CYCLE.format("oldSelf")
+    + " + ', or create a new tenant for the other cycle'",
+    fieldPath=".billing.cycle",
+)
+
 TENANT_SPEC = obj(
     "One customer subscription.",
     {
@@ -141,4 +156,5 @@ TENANT_SPEC = obj(
         ),
     },
     required=["plan"],
+    **{"x-kubernetes-validations": [CYCLE_RULE]},
 )
