@@ -18,7 +18,7 @@ from landlord.devservices.s3 import LocalS3
 def s3_server() -> Iterator[LocalS3]:
     """One moto_server for the session (stopped at its end); fails when it cannot run here.
 
-    No skip: moto[server] is a test dependency, so a missing executable is a broken setup.
+    No skip: moto (with flask) is a test dependency, so a missing executable is a broken setup.
     """
     reason = LocalS3.available()
     if reason is not None:

@@ -174,7 +174,7 @@ SCHEMA: dict[str, Any] = {
                 "seller": {
                     "type": "object",
                     "additionalProperties": False,
-                    # The lengths the Invoice CRD takes (api/schemas/invoice.py): refused here, not at the first invoice.
+                    # The lengths the Invoice CRD takes (api/schemas/invoice.py): refused at start, not at an invoice.
                     "properties": {
                         key: {"type": "string", "maxLength": length}
                         for key, length in (("name", 253), ("country", 2), ("taxId", 64), ("address", 1024))

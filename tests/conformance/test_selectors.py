@@ -86,6 +86,45 @@ async def test_limit_and_continue(http: Http, labelled: None) -> None:
     assert [i["metadata"]["name"] for i in rest["items"]] == ["d"] and "continue" not in rest["metadata"]
 
 
+async def test_pages_across_namespaces_with_a_selector_and_changes_between_pages(http: Http) -> None:
+    """api-concepts/#retrieving-large-results-sets-in-chunks: pages in a stable order, each
+    resuming after the last one's key; `limit` counts matching objects only; the last page has no
+    `continue`. Objects created after the resumption point appear, those deleted do not."""
+    for namespace in ("ns-a", "ns-b", "ns-c"):
+        await http.post("/api/v1/namespaces", {"metadata": {"name": namespace}})
+        for index in range(5):
+            labels = {"keep": "yes"} if index % 2 == 0 else {}
+            await http.post(
+                f"/api/v1/namespaces/{namespace}/configmaps", {"metadata": {"name": f"cm{index}", "labels": labels}}
+            )
+    seen: list[tuple[str, str]] = []
+    params: dict[str, str] = {"labelSelector": "keep=yes", "limit": "2"}
+    pages = 0
+    while True:
+        _, page = await http.get("/api/v1/configmaps", **params)
+        pages += 1
+        assert len(page["items"]) <= 2
+        seen.extend((i["metadata"]["namespace"], i["metadata"]["name"]) for i in page["items"])
+        if pages == 1:  # between pages: one ahead is deleted, one ahead is created, one behind too
+            await http.delete("/api/v1/namespaces/ns-b/configmaps/cm2")
+            await http.post(
+                "/api/v1/namespaces/ns-c/configmaps", {"metadata": {"name": "cm9", "labels": {"keep": "yes"}}}
+            )
+            await http.post(
+                "/api/v1/namespaces/ns-a/configmaps", {"metadata": {"name": "cm1a", "labels": {"keep": "yes"}}}
+            )
+        token = page["metadata"].get("continue")
+        if not token:
+            break
+        params["continue"] = token
+    assert seen == [
+        ("ns-a", "cm0"), ("ns-a", "cm2"), ("ns-a", "cm4"), ("ns-b", "cm0"), ("ns-b", "cm4"),
+        ("ns-c", "cm0"), ("ns-c", "cm2"), ("ns-c", "cm4"), ("ns-c", "cm9"),
+    ]  # fmt: skip
+    assert pages == 5
+    assert await names(http, "/api/v1/namespaces/ns-b/configmaps", limit="10") == ["cm0", "cm1", "cm3", "cm4"]
+
+
 def test_label_selector_objects() -> None:
     """labels/#resources-that-support-set-based-requirements: a LabelSelector object's
     `matchLabels` and `matchExpressions` (In, NotIn, Exists, DoesNotExist) are ANDed, with the

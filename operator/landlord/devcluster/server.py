@@ -502,15 +502,12 @@ class Api:
         )
 
     def _list(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.Response:
-        items, resource_version = self.cluster.list_objects(rt, namespace, self._filter(request, rt))
-        continue_token = ""
         start = request.query.get("continue")
-        if start:
-            after = decode_continue(start)
-            items = [i for i in items if (i["metadata"].get("namespace", ""), i["metadata"]["name"]) > after]
+        after = decode_continue(start) if start else None
         limit = int(request.query.get("limit", "0") or 0)
-        if limit and len(items) > limit:
-            items = items[:limit]
+        items, resource_version, more = self.cluster.page(rt, namespace, self._filter(request, rt), after, limit)
+        continue_token = ""
+        if more:
             last = items[-1]["metadata"]
             continue_token = encode_continue(last.get("namespace", ""), last["name"])
         if _wants_table(request):

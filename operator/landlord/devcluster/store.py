@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import bisect
 import copy
 import json
 from collections import deque
@@ -39,6 +40,11 @@ class ObjectStore:
         self.gone_uids: set[str] = set()  # owners gone while dependents remain
         self.wakeup = asyncio.Event()
         self.writes = 0
+        # Sorted keys per resource for LIST pages, rebuilt only when the key set changed: a page
+        # is found by bisection and copies only the objects it returns (kube-apiserver serves
+        # pages from its watch cache the same way, never sorting the whole collection per request).
+        self._order: dict[GroupResource, tuple[int, int, list[Key]]] = {}
+        self._structure: dict[GroupResource, int] = {}
 
     # -- reads ------------------------------------------------------------------------------
     def _store(self, rt: ResourceType) -> dict[Key, dict[str, Any]]:
@@ -69,12 +75,47 @@ class ObjectStore:
         self, rt: ResourceType, namespace: str | None, matches: Callable[[dict[str, Any]], bool]
     ) -> tuple[list[dict[str, Any]], str]:
         """The matching objects in (namespace, name) order, and the list's resourceVersion."""
-        items = [
-            obj
-            for (ns, _), obj in sorted(self._store(rt).items())
-            if (namespace is None or ns == namespace) and matches(obj)
-        ]
-        return [self.present(rt, obj) for obj in items], str(self.rv)
+        items, resource_version, _ = self.page(rt, namespace, matches)
+        return items, resource_version
+
+    def _sorted_keys(self, rt: ResourceType) -> list[Key]:
+        store = self._store(rt)
+        structure = self._structure.get(rt.group_resource, 0)
+        cached = self._order.get(rt.group_resource)
+        if cached is None or cached[0] != structure or cached[1] != len(store):
+            cached = (structure, len(store), sorted(store))
+            self._order[rt.group_resource] = cached
+        return cached[2]
+
+    def page(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        matches: Callable[[dict[str, Any]], bool],
+        after: Key | None = None,
+        limit: int = 0,
+    ) -> tuple[list[dict[str, Any]], str, bool]:
+        """Up to `limit` (0: all) matching objects after the key `after`, in (namespace, name)
+        order, copied for the client; the list's resourceVersion; whether more match."""
+        store = self._store(rt)
+        keys = self._sorted_keys(rt)
+        start = bisect.bisect_left(keys, (namespace, "")) if namespace is not None else 0
+        if after is not None:
+            start = max(start, bisect.bisect_right(keys, after))
+        found: list[dict[str, Any]] = []
+        more = False
+        for index in range(start, len(keys)):
+            key = keys[index]
+            if namespace is not None and key[0] != namespace:
+                break
+            obj = store.get(key)
+            if obj is None or not matches(obj):
+                continue
+            if limit and len(found) == limit:
+                more = True
+                break
+            found.append(obj)
+        return [self.present(rt, obj) for obj in found], str(self.rv), more
 
     # -- changes ----------------------------------------------------------------------------
     def _next_rv(self) -> str:
@@ -92,6 +133,8 @@ class ObjectStore:
         self.writes += 1
 
     def _insert(self, rt: ResourceType, key: Key, obj: dict[str, Any]) -> None:
+        if key not in self._store(rt):
+            self._structure[rt.group_resource] = self._structure.get(rt.group_resource, 0) + 1
         self._store(rt)[key] = obj
         meta = obj["metadata"]
         self.uids[meta["uid"]] = (rt.group_resource, key)
@@ -114,7 +157,8 @@ class ObjectStore:
 
     def _remove(self, rt: ResourceType, key: Key, obj: dict[str, Any]) -> None:
         """Drops the object for good (a DELETED event) and wakes garbage collection."""
-        self._store(rt).pop(key, None)
+        if self._store(rt).pop(key, None) is not None:
+            self._structure[rt.group_resource] = self._structure.get(rt.group_resource, 0) + 1
         uid = obj["metadata"]["uid"]
         self.uids.pop(uid, None)
         for ref in obj["metadata"].get("ownerReferences") or []:

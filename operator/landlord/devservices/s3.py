@@ -41,7 +41,7 @@ from .postgres import _free_port, _tail
 logger = logging.getLogger(__name__)
 
 EXECUTABLE = "moto_server"
-INSTALL_HINT = "pip install 'moto[server]'"
+INSTALL_HINT = "pip install 'moto[s3]' flask flask-cors (the test extra has them)"
 LOG_NAME = "moto_server.log"
 REGION = "us-east-1"
 
