@@ -402,16 +402,14 @@ async def _serve(
             await client.apply(db.secret)
         await asyncio.to_thread(operator.start)
         billing_task = asyncio.create_task(sidecar.loop(billing_stop))
-        started = (
-            f"landlord dev: API server {cluster.url}; {applied} documents applied; operator running; {db.header}; "
-            f"billing sidecar running ({usage_from})"
-        )
+        started = f"landlord dev: API server {cluster.url}; {applied} documents applied; operator running; {db.header}"
+        sidecar_line = f"billing sidecar running ({usage_from})"
         hint = f"  export KUBECONFIG={path.resolve()}; kubectl get tenants   (Ctrl-C stops)"
         tty = out.isatty()
         shown: tuple[list[str], list[str]] = ([], [])
         while not stop.is_set():
             billing = billing_summary(await client.list("Invoice"), datetime.now(UTC))
-            header = [f"{started}; {log_file.summary()}", hint, billing]
+            header = [f"{started}; {log_file.summary()}", hint, f"{sidecar_line}; {billing}"]
             rows = table(await client.list("Tenant"))
             if tty:  # the header stays on top of the redrawn table
                 out.write("\x1b[H\x1b[2J" + "\n".join([*header, "", *rows]) + "\n")
