@@ -44,12 +44,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "operator"))
 sys.path.insert(0, str(ROOT))  # tests.prometheus_server: the usage exporter
 
-from tests.prometheus_server import OUT_OF_ORDER_WINDOW, Series, UsageExporter  # noqa: E402
+from tests.prometheus_server import Series, UsageExporter, start_scraped  # noqa: E402
 
 from landlord.api.schemas import all_crds  # noqa: E402
 from landlord.billing import PricingError, prepare, price_invoice  # noqa: E402
 from landlord.config import Config, parse  # noqa: E402
-from landlord.devservices.prometheus import LocalPrometheus, ScrapeTarget  # noqa: E402
+from landlord.devservices.prometheus import LocalPrometheus  # noqa: E402
 from landlord.documents import load  # noqa: E402
 from landlord.invoicing.run import Biller  # noqa: E402
 from landlord.kube import KubeClient  # noqa: E402
@@ -280,26 +280,7 @@ def start_prometheus(count: int, now: datetime) -> tuple[LocalPrometheus, UsageE
     if reason is not None:
         raise SystemExit(f"a real Prometheus is needed for the full run ({reason}); or pass --skip-full")
     began = time.monotonic()
-    series = usage_series(count, now)
-    exporter = UsageExporter(series).start()
-    prometheus = LocalPrometheus(
-        [ScrapeTarget(exporter.address, job="usage-exporter")],
-        scrape_interval=SCRAPE_INTERVAL,
-        out_of_order_window=OUT_OF_ORDER_WINDOW,
-    )
-    try:
-        prometheus.start()
-        exporter.wait_scraped(exporter.rounds + 2, timeout=60)
-        points = sum(len(s.points) for s in series)
-        prometheus.wait_for_query(
-            "sum(count_over_time(landlord_tenant_usage[40d]))",
-            until=lambda result: bool(result) and float(result[0]["value"][1]) == points,
-            timeout=60,
-        )
-    except BaseException:
-        prometheus.stop()
-        exporter.stop()
-        raise
+    prometheus, exporter = start_scraped(usage_series(count, now), scrape_interval=SCRAPE_INTERVAL, timeout=60)
     return prometheus, exporter, time.monotonic() - began
 
 

@@ -1,24 +1,47 @@
 """Provisioning throughput of the operator against the API-server emulator.
 
 Three processes: the emulator (`landlord devcluster`), the operator (`landlord run`) and this
-client. Prints tenants/s to Ready, API requests and writes per tenant, writes during a no-op
-resync (must be 0), the time for a plan edit to reach every tenant, the operator's peak RSS,
-and the emulator's raw write rate measured in the same run, with the ratio to that ceiling.
+client. For N tenants (and for a small N, default 100, in the same invocation, each with its own
+emulator and operator) it prints one table:
 
-    python bench/provision.py --tenants 100
+- tenants/s to Ready; API requests and writes per tenant, and the writes per kind of object
+  (counted from a watch on every kind Landlord speaks, opened before the tenants are created:
+  each stored change is one watch event; a Tenant's are split by what changed: status,
+  finalizers, annotations...); the write requests that stored no change;
+- writes during a no-op resync (must be 0), over at least two drift passes (counted from the
+  operator's `landlord_reconciles_total`);
+- the time for a plan edit to reach every tenant;
+- a restart of the operator with N settled tenants: SIGTERM, wait, start again; the time to its
+  first reconcile (from process start until `landlord_reconciles_total` first increases), to
+  settled (work queue empty and no reconcile for 2 s), the writes made (must be 0), and its
+  liveness probe (every 0.5 s, 1 s timeout): time to the first success, failures after it;
+- the operator's peak RSS, its RSS when N/4, N/2 and N tenants are Ready and the slope of a line
+  through them, and its RSS sampled every drift interval over three intervals with nothing to do;
+- the emulator's raw write rate measured at the end of the same run, and the operator's write
+  rate as a fraction of that ceiling.
+
+Exits 1 if the no-op resync or the restart wrote anything.
+
+    python bench/provision.py --tenants 1000 [--small 100] [--reseller] [--profile-restart FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
+import platform
 import re
+import signal
 import socket
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +52,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "operator"))
 
 from landlord.api.schemas import all_crds  # noqa: E402
+from landlord.kinds import KINDS  # noqa: E402
 
 TENANTS = "/apis/landlord.dev/v1alpha1/tenants"
 PLANS = "/apis/landlord.dev/v1alpha1/plans"
-DRIFT_INTERVAL = 2.0
+DRIFT_INTERVAL = 2.0  # the operator's `driftInterval` (config file) while tenants are provisioned
+RESTART_DRIFT_INTERVAL = 3600.0  # after the restart: no drift pass, so that "settled" can be seen
+SETTLED_QUIET = 2.0  # seconds without a reconcile (and an empty queue) that count as settled
+PROBE_EVERY = 0.5
+PROBE_TIMEOUT = 1.0
+QUOTA_CONTROLLER = "ResourceQuota update: status"  # the emulator's quota controller, not a request
+NO_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_read=None)
 
 
 def free_port() -> int:
@@ -40,6 +70,11 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def machine() -> str:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} CPU(s), Python {platform.python_version()}, load average {load} at the start"
 
 
 class Api:
@@ -59,23 +94,43 @@ class Api:
                 raise RuntimeError(f"{method} {path}: {response.status} {text[:300]}")
             return json.loads(text) if text.startswith("{") else text
 
-    async def writes(self) -> tuple[int, int]:
+    async def counters(self) -> tuple[int, int, int]:
+        """The emulator's requests served, write requests served, and stored changes."""
         text = await self.call("GET", "/metrics")
         total = sum(int(v) for v in re.findall(r'requests_total\{method="[A-Z]+"\} (\d+)', text))
-        writes = int(re.search(r"write_requests_total (\d+)", text).group(1))
-        return total, writes
+        return total, _counter(text, "write_requests_total"), _counter(text, "stored_changes_total")
+
+    async def writes(self) -> int:
+        return (await self.counters())[1]
 
 
-async def spawn(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "landlord",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+def _counter(text: str, name: str) -> int:
+    match = re.search(rf"{name} (\d+)", text)
+    if match is None:
+        raise RuntimeError(f"the emulator's /metrics has no {name}")
+    return int(match.group(1))
+
+
+# -- the operator ---------------------------------------------------------------------------------
+def write_config(path: Path, drift: float, metrics_port: int) -> None:
+    path.write_text(yaml.safe_dump({"driftInterval": drift, "workers": 8, "metrics": {"port": metrics_port}}))
+
+
+async def spawn(*args: str, env: dict[str, str], log: Path | None = None) -> asyncio.subprocess.Process:
+    stderr: Any = asyncio.subprocess.DEVNULL if log is None else log.open("ab")
+    try:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "landlord",
+            *args,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    finally:
+        if log is not None:
+            stderr.close()
 
 
 async def wait_http(session: aiohttp.ClientSession, url: str, timeout: float = 60) -> None:
@@ -91,12 +146,175 @@ async def wait_http(session: aiohttp.ClientSession, url: str, timeout: float = 6
     raise RuntimeError(f"{url} did not answer")
 
 
-def peak_rss_mib(pid: int) -> float:
+def _status_mib(pid: int, key: str) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"VmHWM:\s+(\d+) kB", status)
+    match = re.search(rf"{key}:\s+(\d+) kB", status)
     return int(match.group(1)) / 1024 if match else float("nan")
 
 
+def peak_rss_mib(pid: int) -> float:
+    return _status_mib(pid, "VmHWM")
+
+
+def rss_mib(pid: int) -> float:
+    return _status_mib(pid, "VmRSS")
+
+
+class OperatorMetrics:
+    """The operator's /metrics. `reconciles()` asks for that one counter only (prometheus_client's
+    `name[]` filter): the per-tenant families are not rendered, so polling it costs the operator
+    little; `state()` renders everything (queue depth, indexes ready) and is read sparingly."""
+
+    def __init__(self, session: aiohttp.ClientSession, port: int) -> None:
+        self.session = session
+        self.url = f"http://127.0.0.1:{port}/metrics"
+
+    async def _get(self, query: str = "") -> str | None:
+        try:
+            async with self.session.get(self.url + query, timeout=aiohttp.ClientTimeout(total=5)) as response:
+                return await response.text() if response.status == 200 else None
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+
+    async def reconciles(self) -> float | None:
+        text = await self._get("?name[]=landlord_reconciles_total")
+        return None if text is None else _sum(text, "landlord_reconciles_total")
+
+    async def state(self) -> dict[str, float] | None:
+        text = await self._get()
+        if text is None:
+            return None
+        names = ("landlord_reconciles_total", "landlord_workqueue_depth", "landlord_indexes_ready")
+        return {name: _sum(text, name) for name in names}
+
+    async def requests(self) -> dict[str, float]:
+        """The operator's API requests by method (`landlord_api_requests`)."""
+        text = await self._get() or ""
+        found = re.findall(r'^landlord_api_requests_total\{method="([A-Z]+)"\} (\S+)$', text, re.MULTILINE)
+        return {method: float(value) for method, value in found}
+
+
+def _sum(text: str, name: str) -> float:
+    return sum(float(v) for v in re.findall(rf"^{name}(?:\{{[^}}]*\}})? (\S+)$", text, re.MULTILINE))
+
+
+# -- watching what is written ---------------------------------------------------------------------
+def _digest(value: Any) -> str:
+    return hashlib.blake2b(json.dumps(value, sort_keys=True).encode(), digest_size=8).hexdigest()
+
+
+IGNORED_META = {"resourceVersion", "managedFields", "generation"}
+META_PARTS = ("finalizers", "annotations", "labels", "ownerReferences", "deletionTimestamp")
+
+
+def sections(obj: dict[str, Any]) -> dict[str, str]:
+    """A digest of each part of an object a write can change (not the whole object: 10000 tenants)."""
+    meta = obj.get("metadata") or {}
+    parts = {k: _digest(v) for k, v in obj.items() if k not in ("metadata", "apiVersion", "kind")}
+    for key in META_PARTS:
+        if key in meta:
+            parts[f"metadata.{key}"] = _digest(meta[key])
+    rest = {k: v for k, v in meta.items() if k not in IGNORED_META and k not in META_PARTS}
+    parts["metadata (other)"] = _digest(rest)
+    return parts
+
+
+def changed(old: dict[str, str] | None, new: dict[str, str]) -> str:
+    if old is None:
+        return "? (first seen modified)"
+    names = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    return "+".join(names) or "managedFields only"
+
+
+@dataclass
+class Watches:
+    """A watch on every kind Landlord reads or writes, from one resourceVersion on: counts each
+    stored change by kind and what it changed, follows the tenants' phases and the quotas' cpu."""
+
+    session: aiohttp.ClientSession
+    base: str
+    counts: Counter[str] = field(default_factory=Counter)
+    last: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)
+    phases: dict[str, str] = field(default_factory=dict)
+    active: int = 0
+    quota_cpu: dict[tuple[str, str], str] = field(default_factory=dict)
+    on_active: list[Callable[[int], None]] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    watched: list[str] = field(default_factory=list)
+
+    async def start(self) -> None:
+        for kind in KINDS.values():
+            async with self.session.get(self.base + kind.path()) as response:
+                if response.status == 404:
+                    continue  # not served by the emulator (no such CRD installed)
+                listing = await response.json()
+            for obj in listing["items"]:  # what exists already (the Plan): its updates are classified too
+                meta = obj["metadata"]
+                self.last[(kind.kind, str(meta.get("namespace") or ""), str(meta["name"]))] = sections(obj)
+            since = listing["metadata"]["resourceVersion"]
+            self.watched.append(kind.kind)
+            self.tasks.append(asyncio.create_task(self._watch(kind.kind, kind.path(), since)))
+        await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def _watch(self, kind: str, path: str, since: str) -> None:
+        while True:
+            url = f"{self.base}{path}?watch=true&resourceVersion={since}"
+            async with self.session.get(url, timeout=NO_TIMEOUT) as response:
+                async for line in response.content:
+                    event = json.loads(line)
+                    if event["type"] == "ERROR":
+                        raise RuntimeError(f"watch of {kind}: {event['object']}")
+                    since = event["object"]["metadata"]["resourceVersion"]
+                    if event["type"] != "BOOKMARK":
+                        self._seen(kind, event["type"], event["object"])
+
+    def _seen(self, kind: str, kind_of_event: str, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        key = (kind, str(meta.get("namespace") or ""), str(meta["name"]))
+        now = sections(obj)
+        if kind_of_event == "ADDED":
+            self.counts[f"{kind} create"] += 1
+            self.last[key] = now
+        elif kind_of_event == "DELETED":
+            self.counts[f"{kind} delete"] += 1
+            self.last.pop(key, None)
+        else:
+            self.counts[f"{kind} update: {changed(self.last.get(key), now)}"] += 1
+            self.last[key] = now
+        if kind == "Tenant":
+            phase = (obj.get("status") or {}).get("phase") if kind_of_event != "DELETED" else None
+            before = self.phases.get(key[2])
+            self.phases[key[2]] = str(phase)
+            if phase == "Active" and before != "Active":
+                self.active += 1
+                for callback in self.on_active:
+                    callback(self.active)
+            elif before == "Active" and phase != "Active":
+                self.active -= 1
+        elif kind == "ResourceQuota" and (meta.get("labels") or {}).get("landlord.dev/plan"):
+            self.quota_cpu[key[1:]] = str(((obj.get("spec") or {}).get("hard") or {}).get("requests.cpu"))
+
+    def snapshot(self) -> Counter[str]:
+        return Counter(self.counts)
+
+    async def until(self, check: Callable[[], bool], what: str, timeout: float = 3600) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"timed out waiting for {what}")
+            for task in self.tasks:
+                if task.done():
+                    task.result()  # a failed watch: its error
+                    raise RuntimeError("a watch ended")
+            await asyncio.sleep(0.05)
+
+
+# -- the objects ----------------------------------------------------------------------------------
 def plan(cpu: str) -> dict[str, Any]:
     return {
         "apiVersion": "landlord.dev/v1alpha1",
@@ -131,7 +349,7 @@ def tenant(index: int, reseller: bool = False) -> dict[str, Any]:
     }
 
 
-async def pool(count: int, concurrency: int, job: Any) -> None:
+async def pool(count: int, concurrency: int, job: Callable[[int], Awaitable[Any]]) -> None:
     queue: asyncio.Queue[int] = asyncio.Queue()
     for index in range(count):
         queue.put_nowait(index)
@@ -143,93 +361,330 @@ async def pool(count: int, concurrency: int, job: Any) -> None:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-async def main(count: int, concurrency: int, reseller: bool) -> None:
-    port, liveness = free_port(), free_port()
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- one run --------------------------------------------------------------------------------------
+@dataclass
+class Run:
+    count: int
+    concurrency: int
+    reseller: bool
+    drift: float
+    profile: Path | None
+    results: dict[str, float | str] = field(default_factory=dict)
+    breakdown: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+    processes: list[asyncio.subprocess.Process] = field(default_factory=list)  # stopped at the end
+
+
+async def run(spec: Run) -> None:
+    port, liveness_port, metrics_port = free_port(), free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
+    liveness = f"http://127.0.0.1:{liveness_port}/healthz"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "operator")}
     with tempfile.TemporaryDirectory() as tmp:
         kubeconfig = Path(tmp) / "kubeconfig"
         config = Path(tmp) / "config.yaml"
-        config.write_text(yaml.safe_dump({"driftInterval": DRIFT_INTERVAL, "workers": 8}))
+        write_config(config, spec.drift, metrics_port)
+        operator_env = {**env, "KUBECONFIG": str(kubeconfig)}
+        operator_args = ("run", "--standalone", "--config", str(config), "--liveness", liveness)
         server = await spawn("devcluster", "--port", str(port), "--kubeconfig", str(kubeconfig), env=env)
-        operator = None
+        spec.processes.append(server)
+        connector = aiohttp.TCPConnector(limit=spec.concurrency + len(KINDS) + 16)
         try:
-            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency + 4)) as session:
+            async with aiohttp.ClientSession(connector=connector, read_bufsize=2**22) as session:
                 await wait_http(session, base + "/healthz")
                 api = Api(session, base)
                 for crd in all_crds():
                     await api.call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
                 await api.call("POST", PLANS, plan("1"))
-                if reseller:
+                if spec.reseller:
                     await api.call("POST", "/apis/landlord.dev/v1alpha1/resellers", RESELLER)
-                operator = await spawn(
-                    "run",
-                    "--standalone",
-                    "--config",
-                    str(config),
-                    "--liveness",
-                    f"http://127.0.0.1:{liveness}/healthz",
-                    env={**env, "KUBECONFIG": str(kubeconfig)},
-                )
-                await wait_http(session, f"http://127.0.0.1:{liveness}/healthz")
-                results = await measure(api, count, concurrency, reseller)
-                results["operator peak RSS (MiB)"] = peak_rss_mib(operator.pid)
-                results["emulator raw creates/s"] = await raw_rate(api, concurrency)
+                operator = await spawn(*operator_args, env=operator_env)
+                spec.processes.append(operator)
+                await wait_http(session, liveness)
+                metrics = OperatorMetrics(session, metrics_port)
+                watches = Watches(session, base)
+                await watches.start()
+                try:
+                    await provision(spec, api, watches, operator.pid)
+                    spec.results["operator peak RSS (MiB)"] = peak_rss_mib(operator.pid)
+                    await quiet(spec, api, metrics, operator.pid)
+                    await plan_edit(spec, api, watches)
+                    write_config(config, RESTART_DRIFT_INTERVAL, metrics_port)
+                    operator = await restart(spec, api, watches, metrics, operator, operator_args, operator_env, tmp)
+                    spec.results["operator peak RSS after the restart (MiB)"] = peak_rss_mib(operator.pid)
+                finally:
+                    await watches.stop()
+                spec.results["emulator raw creates/s"] = await raw_rate(api, spec.concurrency)
         finally:
-            for process in (operator, server):
-                if process is not None:
+            for process in reversed(spec.processes):  # the operator before the emulator
+                if process.returncode is None:
                     process.terminate()
                     await process.wait()
-    ready_rate = results["tenants/s to Ready"]
-    writes = results["API writes per tenant"]
-    under = " under one reseller with an allocation" if reseller else ""
-    print(f"Provisioning {count} tenants{under} (operator and emulator in separate processes, 2 cores)")
-    for name, value in results.items():
-        print(f"  {name:<38} {value:10.2f}")
-    ratio = ready_rate * writes / results["emulator raw creates/s"]
-    print(f"  {'operator write rate / emulator ceiling':<38} {ratio:10.2f}")
+    ready_rate = float(spec.results["tenants/s to Ready"])
+    writes = float(spec.results["API writes per tenant"])
+    spec.results["operator write rate / emulator ceiling"] = (
+        ready_rate * writes / float(spec.results["emulator raw creates/s"])
+    )
 
 
-async def all_ready(api: Api, count: int, timeout: float = 1800) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        listing = await api.call("GET", TENANTS)
-        ready = sum(1 for t in listing["items"] if (t.get("status") or {}).get("phase") == "Active")
-        if ready >= count:
-            return
-        await asyncio.sleep(0.2)
-    raise RuntimeError("tenants did not become Active")
+async def provision(spec: Run, api: Api, watches: Watches, pid: int) -> None:
+    count = spec.count
+    marks = {max(1, count // 4): "N/4", max(1, count // 2): "N/2", count: "N"}
+    rss: dict[str, float] = {}
+    at: dict[str, int] = {}
 
+    def sample(active: int) -> None:
+        if active in marks:
+            rss[marks[active]] = rss_mib(pid)
+            at[marks[active]] = active
 
-async def measure(api: Api, count: int, concurrency: int, reseller: bool) -> dict[str, float]:
-    results: dict[str, float] = {}
-    requests_before, writes_before = await api.writes()
+    watches.on_active.append(sample)
+    progress(f"N = {count}: creating the tenants")
+    requests_before, writes_before, stored_before = await api.counters()
+    counts_before = watches.snapshot()
     own_before = api.own
     started = time.perf_counter()
-    await pool(count, concurrency, lambda i: api.call("POST", TENANTS, tenant(i, reseller)))
-    await all_ready(api, count)
+    await pool(count, spec.concurrency, lambda i: api.call("POST", TENANTS, tenant(i, spec.reseller)))
+    await watches.until(lambda: watches.active >= count, "every tenant Active")
     elapsed = time.perf_counter() - started
-    await asyncio.sleep(DRIFT_INTERVAL / 2)
+    watches.on_active.remove(sample)
+    await asyncio.sleep(max(1.0, spec.drift / 2))  # the Events written after the last transition
     own = api.own - own_before
-    requests_after, writes_after = await api.writes()
+    requests_after, writes_after, stored_after = await api.counters()
+    results = spec.results
     results["tenants/s to Ready"] = count / elapsed
-    # The operator's share: this client's own creates, polling lists and metrics reads subtracted.
+    # The operator's share: this client's own creates, and its reads (metrics) subtracted.
     results["API requests per tenant"] = (requests_after - requests_before - own) / count
     results["API writes per tenant"] = (writes_after - writes_before - count) / count
-    await asyncio.sleep(DRIFT_INTERVAL * 1.5)
-    _, quiet_before = await api.writes()
-    await asyncio.sleep(DRIFT_INTERVAL * 2.5)  # at least two full drift passes over every tenant
-    _, quiet_after = await api.writes()
-    results["writes during no-op resync"] = quiet_after - quiet_before
+    breakdown = watches.snapshot() - counts_before
+    breakdown["Tenant create"] -= count  # this client's
+    breakdown = +breakdown
+    spec.breakdown = breakdown
+    watched = sum(breakdown.values())
+    requested = watched - breakdown[QUOTA_CONTROLLER]
+    stored = stored_after - stored_before - count
+    results["stored changes per tenant (emulator's count)"] = stored / count
+    results["  of which seen by the watches"] = watched / count
+    results["  of which the quota controller's (RQ status)"] = breakdown[QUOTA_CONTROLLER] / count
+    unchanged = writes_after - writes_before - count - requested
+    results["write requests that stored no change, /tenant"] = unchanged / count
+    for mark in ("N/4", "N/2", "N"):
+        results[f"operator RSS at {mark} Ready (MiB)"] = rss.get(mark, float("nan"))
+    xs = [at[m] for m in ("N/4", "N/2", "N") if m in at]
+    ys = [rss[m] for m in ("N/4", "N/2", "N") if m in rss]
+    results["operator RSS slope per 1000 tenants (MiB)"] = slope(xs, ys) * 1000
+    progress(f"N = {count}: {count} tenants Active in {elapsed:.1f} s")
+
+
+def slope(xs: list[int], ys: list[float]) -> float:
+    """Least-squares slope of y over x (nan with fewer than two distinct x)."""
+    if len(set(xs)) < 2:
+        return float("nan")
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum((x - mean_x) ** 2 for x in xs)
+
+
+async def quiet(spec: Run, api: Api, metrics: OperatorMetrics, pid: int) -> None:
+    """Nothing to do: writes over at least two drift passes over every tenant, RSS every interval."""
+    await asyncio.sleep(spec.drift * 1.5)
+    writes_before = await api.writes()
+    reconciles_before = await metrics.reconciles() or 0.0
+    samples = [rss_mib(pid)]
+    for _ in range(3):
+        await asyncio.sleep(spec.drift)
+        samples.append(rss_mib(pid))
+    deadline = time.monotonic() + max(600.0, spec.count * 0.2)
+    while (await metrics.reconciles() or 0.0) - reconciles_before < 2 * spec.count:
+        if time.monotonic() > deadline:
+            spec.failures.append(f"N = {spec.count}: fewer than two drift passes in the no-op window")
+            break
+        await asyncio.sleep(spec.drift / 2)
+    reconciles = (await metrics.reconciles() or 0.0) - reconciles_before
+    written = await api.writes() - writes_before
+    spec.results["writes during no-op resync"] = written
+    spec.results["  reconciles in that window / N"] = reconciles / spec.count
+    spec.results[f"RSS every drift interval ({spec.drift:g} s), MiB"] = " / ".join(f"{s:.0f}" for s in samples)
+    spec.results["RSS growth over three drift intervals (MiB)"] = samples[-1] - samples[0]
+    if written:
+        spec.failures.append(f"N = {spec.count}: the no-op resync wrote {written} time(s)")
+
+
+async def plan_edit(spec: Run, api: Api, watches: Watches) -> None:
+    count = spec.count
+    writes_before = await api.writes()
     started = time.perf_counter()
     await api.call("PATCH", f"{PLANS}/bench", {"spec": {"limits": {"cpu": "2"}}}, "application/merge-patch+json")
-    while True:
-        quotas = await api.call("GET", "/api/v1/resourcequotas?labelSelector=landlord.dev%2Fplan%3Dbench")
-        if sum(1 for q in quotas["items"] if q["spec"]["hard"].get("requests.cpu") == "2") >= count:
+
+    def reached() -> bool:
+        return sum(1 for cpu in watches.quota_cpu.values() if cpu == "2") >= count
+
+    await watches.until(reached, "the plan edit to reach every tenant")
+    spec.results["plan edit to all tenants (s)"] = time.perf_counter() - started
+    await asyncio.sleep(1.0)
+    spec.results["  writes per tenant for it"] = (await api.writes() - writes_before - 1) / count
+    progress(f"N = {count}: plan edit reached every tenant")
+
+
+@dataclass
+class Probes:
+    started: float
+    first_success: float | None = None
+    sent: int = 0
+    failed_after_success: int = 0
+    failed_before_success: int = 0
+
+    def record(self, ok: bool, sent_at: float) -> None:
+        if ok:
+            if self.first_success is None or sent_at < self.first_success:
+                self.first_success = sent_at
+        elif self.first_success is not None and sent_at > self.first_success:
+            self.failed_after_success += 1
+        else:
+            self.failed_before_success += 1
+
+
+async def probe_liveness(session: aiohttp.ClientSession, url: str, probes: Probes, stop: asyncio.Event) -> None:
+    timeout = aiohttp.ClientTimeout(total=PROBE_TIMEOUT)
+
+    async def once() -> None:
+        sent_at = time.monotonic()
+        try:
+            async with session.get(url, timeout=timeout) as response:
+                await response.read()
+                ok = response.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            ok = False
+        probes.record(ok, sent_at)
+
+    pending: set[asyncio.Task[None]] = set()
+    tick = probes.started
+    while not stop.is_set():
+        probes.sent += 1
+        task = asyncio.create_task(once())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        tick += PROBE_EVERY
+        await asyncio.sleep(max(0.0, tick - time.monotonic()))
+    await asyncio.gather(*pending)
+
+
+async def restart(
+    spec: Run,
+    api: Api,
+    watches: Watches,
+    metrics: OperatorMetrics,
+    operator: asyncio.subprocess.Process,
+    args: tuple[str, ...],
+    env: dict[str, str],
+    tmp: str,
+) -> asyncio.subprocess.Process:
+    """SIGTERM, wait, start again (no drift pass now), follow it until settled."""
+    results = spec.results
+    count = spec.count
+    liveness = args[args.index("--liveness") + 1]
+    writes_before = await api.writes()
+    counts_before = watches.snapshot()
+    stopping = time.monotonic()
+    operator.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(operator.wait(), 60)
+    except TimeoutError:
+        spec.failures.append(f"N = {count}: the operator did not stop within 60 s of SIGTERM (killed)")
+        operator.kill()
+        await operator.wait()
+    results["restart: stop after SIGTERM (s)"] = time.monotonic() - stopping
+    progress(f"N = {count}: operator stopped; starting it again")
+    log = Path(tmp) / "restart.log"
+    started = time.monotonic()
+    operator = await spawn(*args, env=env, log=log)
+    spec.processes.append(operator)
+    profiler = None
+    if spec.profile is not None:
+        profiler = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--nonblocking",
+            "--format",
+            "raw",
+            "--output",
+            str(spec.profile),
+            "--pid",
+            str(operator.pid),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        spec.processes.append(profiler)
+    probes = Probes(started)
+    stop = asyncio.Event()
+    prober = asyncio.create_task(probe_liveness(api.session, liveness, probes, stop))
+    indexed_at = first_at = settled_at = None
+    last_change = started
+    last_value = 0.0
+    deadline = started + max(600.0, count * 0.5)
+    while settled_at is None:
+        now = time.monotonic()
+        if now > deadline:
+            spec.failures.append(f"N = {count}: the restarted operator did not settle in {now - started:.0f} s")
             break
-        await asyncio.sleep(0.1)
-    results["plan edit to all tenants (s)"] = time.perf_counter() - started
-    return results
+        if operator.returncode is not None:
+            tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-20:])
+            raise RuntimeError(f"the restarted operator exited ({operator.returncode}):\n{tail}")
+        if indexed_at is None:
+            state = await metrics.state()
+            if state is not None and state["landlord_indexes_ready"] >= 1:
+                indexed_at = now
+            value = state["landlord_reconciles_total"] if state is not None else 0.0
+        else:
+            value = await metrics.reconciles() or 0.0
+        if value > 0 and first_at is None:
+            first_at = now
+        if value != last_value:
+            last_value, last_change = value, now
+        elif first_at is not None and now - last_change >= SETTLED_QUIET:
+            state = await metrics.state()
+            if state is not None and state["landlord_workqueue_depth"] == 0:
+                if state["landlord_reconciles_total"] == last_value:
+                    settled_at = last_change  # the last reconcile ended then
+                else:
+                    last_value, last_change = state["landlord_reconciles_total"], time.monotonic()
+        await asyncio.sleep(0.1 if indexed_at is not None else 0.25)
+    stop.set()
+    await prober
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        await profiler.wait()
+    written = await api.writes() - writes_before
+    by_method = await metrics.requests()  # a new process: its requests since it started
+    await asyncio.sleep(0.5)
+    restart_writes = +(watches.snapshot() - counts_before)
+    results["  operator requests GET/POST/PUT/PATCH/DELETE"] = "/".join(
+        f"{by_method.get(m, 0):.0f}" for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
+    )
+    results["  stored changes during the restart"] = sum(restart_writes.values())
+    results["restart to indexes listed (s)"] = _since(started, indexed_at)
+    results["restart to first reconcile (s)"] = _since(started, first_at)
+    results["restart to settled (s)"] = _since(started, settled_at)
+    results["  reconciles until settled / N"] = last_value / count
+    results["  writes during the restart"] = written
+    results["  liveness: first success after start (s)"] = _since(started, probes.first_success)
+    results["  liveness: probes sent"] = probes.sent
+    results["  liveness: failures after the first success"] = probes.failed_after_success
+    if written:
+        spec.failures.append(
+            f"N = {count}: the restart wrote {written} time(s): "
+            + ", ".join(f"{k} {v}" for k, v in restart_writes.most_common())
+            + " stored; the others stored no change"
+        )
+    progress(f"N = {count}: restarted operator settled")
+    return operator
+
+
+def _since(started: float, moment: float | None) -> float:
+    return float("nan") if moment is None else moment - started
 
 
 async def raw_rate(api: Api, concurrency: int, count: int = 2000) -> float:
@@ -243,10 +698,99 @@ async def raw_rate(api: Api, concurrency: int, count: int = 2000) -> float:
     return count / (time.perf_counter() - started)
 
 
+# -- the report -----------------------------------------------------------------------------------
+def cell(value: float | str) -> str:
+    if isinstance(value, str):
+        return value
+    if value != value:  # nan
+        return "-"
+    return f"{value:.0f}" if (float(value).is_integer() and abs(value) >= 1) or value == 0 else f"{value:.2f}"
+
+
+def report(runs: list[Run], reseller: bool) -> None:
+    under = " under one reseller with an allocation" if reseller else ""
+    print(f"Provisioning{under}: emulator, operator and this client in separate processes; {machine()}")
+    rows = list(runs[-1].results)
+    kinds = sorted({k for r in runs for k in r.breakdown}, key=lambda k: (k == QUOTA_CONTROLLER, k))
+    table: list[tuple[str, list[str]]] = []
+    for name in rows:
+        table.append((name, [cell(r.results.get(name, float("nan"))) for r in runs]))
+        if name == "API writes per tenant":
+            table.append(("  stored changes per tenant, by kind:", ["" for _ in runs]))
+            for kind in kinds:
+                label = f"    {kind}" + (" (emulator)" if kind == QUOTA_CONTROLLER else "")
+                table.append((label, [cell(r.breakdown.get(kind, 0) / r.count) for r in runs]))
+    width = max(len(name) for name, _ in table)
+    cells = max(12, *(len(c) for _, row in table for c in row))
+    print(f"  {'':<{width}}  " + "  ".join(f"{f'N = {r.count}':>{cells}}" for r in runs))
+    for name, row in table:
+        print(f"  {name:<{width}}  " + "  ".join(f"{c:>{cells}}" for c in row))
+
+
+GENERIC_FRAMES = ("<frozen ", "asyncio/", "runpy", "landlord/__main__.py", "landlord/cli.py", "threading.py")
+
+
+def profile_summary(path: Path, top: int = 15) -> None:
+    """The restart's py-spy samples (raw: one stack and its count a line, busy threads only):
+    the share spent importing modules, the functions with most samples below them (inclusive)
+    and the innermost frames (self)."""
+    total = importing = 0
+    inclusive: Counter[str] = Counter()
+    innermost: Counter[str] = Counter()
+    for line in path.read_text().splitlines():
+        stack, _, number = line.rpartition(" ")
+        if not number.isdigit():
+            continue
+        samples = int(number)
+        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
+        total += samples
+        if any(frame.startswith("_find_and_load ") for frame in frames):
+            importing += samples
+        for frame in set(frames):
+            if not any(generic in frame for generic in GENERIC_FRAMES):
+                inclusive[frame] += samples
+        innermost[frames[-1]] += samples
+    if not total:
+        print(f"\nRestart profile: no samples in {path}")
+        return
+    print(f"\nRestart profile (py-spy, {total} samples of a busy thread, 100/s; {path}):")
+    print(f"  importing modules: {100 * importing / total:.0f} %")
+    print("  inclusive (the function and what it calls):")
+    for frame, samples in inclusive.most_common(top):
+        print(f"    {100 * samples / total:5.1f} %  {frame}")
+    print("  innermost frame (self):")
+    for frame, samples in innermost.most_common(top // 2):
+        print(f"    {100 * samples / total:5.1f} %  {frame}")
+
+
+async def main(args: argparse.Namespace) -> int:
+    sizes = sorted({min(args.small, args.tenants), args.tenants})
+    runs = []
+    for size in sizes:
+        profile = args.profile_restart if size == args.tenants else None
+        spec = Run(size, args.concurrency, args.reseller, args.drift, profile)
+        await run(spec)
+        runs.append(spec)
+    report(runs, args.reseller)
+    if args.profile_restart is not None:
+        profile_summary(args.profile_restart)
+    failures = [f for r in runs for f in r.failures]
+    for failure in failures:
+        print(f"FAILED: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--tenants", type=int, default=100)
+    parser.add_argument("--small", type=int, default=100, help="the small N measured in the same invocation")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--drift", type=float, default=DRIFT_INTERVAL, help="the operator's driftInterval (s)")
     parser.add_argument("--reseller", action="store_true", help="all tenants under one reseller with an allocation")
-    args = parser.parse_args()
-    asyncio.run(main(args.tenants, args.concurrency, args.reseller))
+    parser.add_argument(
+        "--profile-restart",
+        type=Path,
+        metavar="FILE",
+        help="py-spy record (raw, non-blocking) the restarted operator until settled, into FILE",
+    )
+    sys.exit(asyncio.run(main(parser.parse_args())))

@@ -143,7 +143,6 @@ class UsagePrometheus:
     earlier: UsageWindow  # the month before it: 30 tenants
     expected: dict[str, dict[str, dict[str, Any]]]  # period -> tenant -> usage mapping
     startup_seconds: float = 0.0
-    ready_seconds: float = 0.0
     meters: dict[str, str] = field(default_factory=lambda: dict(TEST_METERS))
 
     @property
@@ -238,31 +237,43 @@ def expected_usage(previous: UsageWindow, earlier: UsageWindow) -> dict[str, dic
     return {previous.period: last, earlier.period: before}
 
 
-def start_usage_prometheus(now: datetime | None = None) -> UsagePrometheus:
-    """Starts the exporter and Prometheus, and waits until every point is queryable."""
-    began = time.monotonic()
-    previous, earlier = closed_periods(now or datetime.now(UTC))
-    series = build_series(previous, earlier)
+def start_scraped(
+    series: list[Series], scrape_interval: float = SCRAPE_INTERVAL, timeout: float = 20.0
+) -> tuple[LocalPrometheus, UsageExporter]:
+    """Starts an exporter serving `series` and a Prometheus scraping it; returns both once Prometheus
+    counts every point (scrapes are asynchronous: a query any earlier would see part of the usage).
+
+    The count looks back OUT_OF_ORDER_WINDOW, as far as Prometheus accepts old samples, so it fits
+    any `series` it could have ingested. `timeout` bounds each wait: the exporter's scrapes, then
+    the count. On any failure both stop.
+    """
     exporter = UsageExporter(series).start()
     prometheus = LocalPrometheus(
         [ScrapeTarget(exporter.address, job="usage-exporter")],
-        scrape_interval=SCRAPE_INTERVAL,
+        scrape_interval=scrape_interval,
         out_of_order_window=OUT_OF_ORDER_WINDOW,
     )
     try:
         prometheus.start()
-        ready = time.monotonic() - began
-        exporter.wait_scraped(exporter.rounds + 2, timeout=15)
+        exporter.wait_scraped(exporter.rounds + 2, timeout=timeout)
         points = sum(len(s.points) for s in series)
         prometheus.wait_for_query(
-            'sum(count_over_time({__name__=~"landlord_tenant_usage|landlord_test_.+"}[120d]))',
+            f'sum(count_over_time({{__name__=~"landlord_tenant_usage|landlord_test_.+"}}[{OUT_OF_ORDER_WINDOW}]))',
             until=lambda result: bool(result) and float(result[0]["value"][1]) == points,
-            timeout=10,
+            timeout=timeout,
         )
     except BaseException:
         prometheus.stop()
         exporter.stop()
         raise
+    return prometheus, exporter
+
+
+def start_usage_prometheus(now: datetime | None = None) -> UsagePrometheus:
+    """Starts the exporter of the two closed periods' usage and Prometheus, and waits until every point is queryable."""
+    began = time.monotonic()
+    previous, earlier = closed_periods(now or datetime.now(UTC))
+    prometheus, exporter = start_scraped(build_series(previous, earlier))
     return UsagePrometheus(
         prometheus,
         exporter,
@@ -270,7 +281,6 @@ def start_usage_prometheus(now: datetime | None = None) -> UsagePrometheus:
         earlier,
         expected_usage(previous, earlier),
         startup_seconds=time.monotonic() - began,
-        ready_seconds=ready,
     )
 
 

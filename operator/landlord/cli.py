@@ -286,6 +286,24 @@ def _billing(args: argparse.Namespace) -> int:
         return 130
 
 
+def _write_output(output: str | None, data: bytes | str) -> None:
+    """To `--output` FILE, said on standard error, or to standard output (no FILE, or "-").
+
+    The message goes to standard error so that standard output holds the document alone. Text is
+    written as it is (`newline=""`): a CSV's own CRLF line ends must not be translated.
+    """
+    if output and output != "-":
+        if isinstance(data, bytes):
+            Path(output).write_bytes(data)
+        else:
+            Path(output).write_text(data, newline="")
+        print(f"wrote {output}", file=sys.stderr)
+    elif isinstance(data, bytes):
+        sys.stdout.buffer.write(data)
+    else:
+        sys.stdout.write(data)
+
+
 def _invoice_command(args: argparse.Namespace) -> int:
     from .invoicing import commands
     from .invoicing.numbering import NumberingError
@@ -295,19 +313,9 @@ def _invoice_command(args: argparse.Namespace) -> int:
     config = _config(args)
     try:
         if args.action == "render":
-            data = asyncio.run(commands.render(config, args.kubeconfig, args.name, args.format))
-            if args.output and args.output != "-":
-                Path(args.output).write_bytes(data)
-                print(f"wrote {args.output}", file=sys.stderr)
-            else:
-                sys.stdout.buffer.write(data)
+            _write_output(args.output, asyncio.run(commands.render(config, args.kubeconfig, args.name, args.format)))
         elif args.action == "export":
-            text = asyncio.run(commands.export(config, args.kubeconfig, args.period))
-            if args.output and args.output != "-":
-                Path(args.output).write_text(text, newline="")
-                print(f"wrote {args.output}", file=sys.stderr)
-            else:
-                sys.stdout.write(text)
+            _write_output(args.output, asyncio.run(commands.export(config, args.kubeconfig, args.period)))
         else:
             asyncio.run(
                 commands.credit(config, args.kubeconfig, _operator_namespace(args), args.name, args.reason, args.amount)

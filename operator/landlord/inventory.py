@@ -1,7 +1,7 @@
-"""What the operator knows of the cluster, from kopf's in-memory indexes (no API reads).
+"""What the operator knows of the cluster, from its in-memory indexes (no API reads).
 
-kopf keeps the indexes current from its watches. `Inventory` is the operator's
-`landlord.pipeline.Catalogue`, plus the children of each tenant.
+The indexes (`landlord.indexes`) are listed at start and kept current from the watches.
+`Inventory` is the operator's `landlord.pipeline.Catalogue`, plus the children of each tenant.
 
 Only what Landlord manages is indexed: the child watches select the tenant and managed-by
 labels on the API server (`CHILD_SELECTOR`), and of what they deliver only an object with
@@ -9,9 +9,8 @@ exactly a name Landlord renders, in the namespace of the tenant its label names,
 (`child_owner`). A tenant that copies the labels onto thousands of its own objects costs the
 operator a filtered event each, never an index entry, a reconcile or a prune.
 
-kopf never drops from its indexes an object deleted while its watch was away long enough to
-re-list (410 Gone): the operator checks the indexes against a fresh list then, and marks what
-is gone (`forget`), so that every lookup here skips it.
+A watch that was away long enough to list again (410 Gone) never reports what was deleted
+meanwhile: the operator checks the indexes against a fresh list then, and forgets what is gone.
 """
 
 from __future__ import annotations
@@ -117,15 +116,20 @@ def _first(values: Iterable[Any] | None, gone: set[str]) -> dict[str, Any] | Non
 
 
 class Inventory:
-    """Lookups over kopf's indexes: the catalogue, the tenants, the children of a tenant."""
+    """Lookups over the indexes: the catalogue, the tenants, the children of a tenant."""
 
     def __init__(self, indices: Mapping[str, Any]) -> None:
         self.indices = indices
-        self.gone: set[str] = set()  # uids deleted while a watch was away (kopf still holds them)
+        self.gone: set[str] = set()  # uids deleted while a watch was away
 
     def forget(self, uid: str) -> None:
-        """An indexed object is known to be gone though kopf never heard of its deletion."""
+        """An indexed object is known to be gone though no watch event said so: out of the indexes
+        that can drop it (the operator's own), and skipped by every lookup until then."""
         self.gone.add(uid)
+        for index in list(self.indices.values()):
+            remove = getattr(index, "remove", None)
+            if callable(remove):
+                remove(uid)
 
     def _index(self, kind: str) -> Any:
         return self.indices[INDEX_NAMES[kind] if kind in INDEX_NAMES else child_index_name(kind)]

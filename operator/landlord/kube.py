@@ -91,17 +91,17 @@ class KubeClient:
         if info.ca_path:
             context.load_verify_locations(cafile=info.ca_path)
         if info.ca_data:
-            context.load_verify_locations(cadata=_text(info.ca_data))
+            context.load_verify_locations(cadata=_pem(info.ca_data))
         cert_path, key_path = info.certificate_path, info.private_key_path
         if info.certificate_data or info.private_key_data:
             self._tmp = tempfile.TemporaryDirectory(prefix="landlord-")
             directory = Path(self._tmp.name)
             if info.certificate_data:
                 cert_path = str(directory / "client.crt")
-                Path(cert_path).write_text(_text(info.certificate_data))
+                Path(cert_path).write_text(_pem(info.certificate_data))
             if info.private_key_data:
                 key_path = str(directory / "client.key")
-                Path(key_path).write_text(_text(info.private_key_data))
+                Path(key_path).write_text(_pem(info.private_key_data))
                 Path(key_path).chmod(0o600)
         if cert_path:
             context.load_cert_chain(cert_path, key_path)
@@ -276,3 +276,12 @@ class KubeClient:
 
 def _text(data: bytes | str) -> str:
     return data.decode() if isinstance(data, bytes) else data
+
+
+def _pem(data: bytes | str) -> str:
+    """PEM text, whether given as PEM or, as kopf's kubeconfig login passes `*-data` fields on, as
+    the kubeconfig's base64 of it."""
+    text = _text(data).strip()
+    if "-----BEGIN" in text:
+        return text
+    return base64.b64decode(text).decode()

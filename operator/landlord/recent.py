@@ -1,6 +1,6 @@
 """Objects the operator has just written, until its watches catch up.
 
-kopf's indexes learn of our own writes only when the watch event arrives; a reconcile that runs
+The indexes learn of our own writes only when the watch event arrives; a reconcile that runs
 in between would see the old object and write again (a second status patch, a second Event, a
 second apply). The response to each write is kept here and preferred while it is newer than
 what the index holds, for at most `ttl` seconds.

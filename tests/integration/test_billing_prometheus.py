@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from landlord.config import parse
-from landlord.devservices.prometheus import LocalPrometheus, ScrapeTarget
+from landlord.devservices.prometheus import LocalPrometheus
 from landlord.invoicing.numbering import COUNTER
 from landlord.invoicing.run import Biller
 from landlord.invoicing.sidecar import Sidecar
@@ -26,7 +26,7 @@ from tests.integration.conftest import Env
 from tests.integration.test_billing_sidecar import BILLING, Clock, priced_plan
 from tests.integration.test_metrics import free_port, scrape, value
 from tests.integration.test_tenancy import tenant
-from tests.prometheus_server import OUT_OF_ORDER_WINDOW, SCRAPE_INTERVAL, Series, UsageExporter
+from tests.prometheus_server import Series, start_scraped
 
 GI = 2**30
 METERS = {"traffic": "max by (tenant) (max_over_time(landlord_test_tenant_traffic_bytes[{range}]))"}
@@ -57,22 +57,8 @@ def prometheus() -> Iterator[LocalPrometheus]:
     reason = LocalPrometheus.available()
     if reason is not None:
         pytest.fail(f"a real Prometheus is needed: {reason}")
-    series = _series(datetime.now(UTC))
-    exporter = UsageExporter(series).start()
-    server = LocalPrometheus(
-        [ScrapeTarget(exporter.address, job="usage-exporter")],
-        scrape_interval=SCRAPE_INTERVAL,
-        out_of_order_window=OUT_OF_ORDER_WINDOW,
-    )
+    server, exporter = start_scraped(_series(datetime.now(UTC)))
     try:
-        server.start()
-        exporter.wait_scraped(exporter.rounds + 2, timeout=20)
-        points = sum(len(s.points) for s in series)
-        server.wait_for_query(
-            'sum(count_over_time({__name__=~"landlord_tenant_usage|landlord_test_.+"}[40d]))',
-            until=lambda result: bool(result) and float(result[0]["value"][1]) == points,
-            timeout=15,
-        )
         yield server
     finally:
         server.stop()

@@ -17,7 +17,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from landlord.devservices.postgres import _free_port
+from landlord.devservices.process import free_port
 from landlord.devservices.s3 import LocalS3
 from landlord.providers import ProviderError, load_providers, registry
 from landlord.providers.objectstorage import ObjectStorage, S3ObjectStorage
@@ -295,7 +295,7 @@ async def test_a_missing_bucket_is_reported_with_what_to_do(s3_server: LocalS3, 
 
 async def test_an_unreachable_server_is_a_retryable_error_naming_the_endpoint(s3_server: LocalS3) -> None:  # noqa: F811
     """A server down is a wait-and-retry, not a configuration error; the message says which server."""
-    endpoint = f"http://127.0.0.1:{_free_port('127.0.0.1')}"  # nothing listens there
+    endpoint = f"http://127.0.0.1:{free_port('127.0.0.1')}"  # nothing listens there
     storage = S3ObjectStorage({**s3_server.settings("invoices"), "endpoint": endpoint})
     try:
         for call in (storage.check(), storage.get("a.pdf"), storage.put_once("a.pdf", b"a", PDF), storage.list("")):
@@ -323,7 +323,7 @@ async def test_credentials_never_appear_in_errors(
     await storage.put_once("a.pdf", b"a", PDF)
     missing = await storage_for("no-such-bucket", accessKeyId=key_id, secretAccessKey=secret)
     unreachable = await storage_for(
-        s3_bucket, accessKeyId=key_id, secretAccessKey=secret, endpoint=f"http://127.0.0.1:{_free_port('127.0.0.1')}"
+        s3_bucket, accessKeyId=key_id, secretAccessKey=secret, endpoint=f"http://127.0.0.1:{free_port('127.0.0.1')}"
     )
     errors = [
         await failure(storage.put_once("a.pdf", b"b", PDF)),

@@ -4,10 +4,11 @@ kopf handlers only call the triggers here (`tenant_changed`, `catalog_changed`,
 `child_changed`); workers run the tenant reconcile (`tenants.py`) or the catalogue usage
 reconcile (`usage.py`) for each key. Failures are retried with backoff.
 
-Nothing is reconciled before kopf has listed every index (`indexes_ready`): a reconcile over a
-half-filled index would apply children that exist, or refuse a tenant whose plan is not listed
-yet. When kopf lists a kind again after its watch failed (`relisted`), the indexes are checked
-against a fresh list (`resync`): kopf keeps in them whatever was deleted in between.
+Nothing is reconciled before every index is listed (`indexes_ready`, after the lists at start):
+a reconcile over a half-filled index would apply children that exist, or refuse a tenant whose
+plan is not listed yet. When kopf lists a kind (its first listing, or again after its watch
+failed: `relisted`), the indexes are checked against a fresh list (`resync`): no event says
+what was deleted in between.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ RESYNC_KINDS = (*INDEX_NAMES, *CHILD_KINDS)
 
 
 class Controller:
-    """One operator run's reconcile machinery over kopf's indexes."""
+    """One operator run's reconcile machinery over the operator's indexes."""
 
     def __init__(
         self,

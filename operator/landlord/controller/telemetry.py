@@ -1,7 +1,7 @@
 """What the metrics say about one tenant, from what its reconcile already holds. Pure.
 
 No API call is made for a metric: limits are the desired state's effective limits; usage is the
-ResourceQuota's `status.used` as kopf's index (or our last write) holds it, the custom domains
+ResourceQuota's `status.used` as the operator's index (or our last write) holds it, the custom domains
 in the spec, and the seats the tenant application's vendor reported in an annotation on the
 Tenant (`ACTIVE_USERS_ANNOTATION`, see docs/runbooks.md "Seats"); components add their own
 meters at scrape time (`Component.usage()`: the database size).

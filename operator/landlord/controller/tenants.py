@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import secrets
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +21,12 @@ from ..components import Context, NamespaceComponent
 from ..components.namespace import (
     ADOPT_ANNOTATION,
     CLAIM_ANNOTATION,
+    CLAIM_DIGEST_ANNOTATION,
     FORMER_TENANT_LABEL,
     ORPHANED_AT_ANNOTATION,
     ORPHANED_LABEL,
     RETAINED_WORKLOADS_ANNOTATION,
+    claim_digest,
     ownership,
 )
 from ..inventory import is_ours
@@ -68,18 +71,20 @@ class TenantReconciler:
         meta = tenant["metadata"]
         if meta.get("deletionTimestamp"):
             return await self._finalize(tenant)
+        claim: str | None = None
         if TENANT_FINALIZER not in (meta.get("finalizers") or []):
-            updated = await ctl.client.patch(
-                "Tenant",
-                name,
-                {
-                    "metadata": {
-                        "finalizers": [*(meta.get("finalizers") or []), TENANT_FINALIZER],
-                        "resourceVersion": meta["resourceVersion"],
-                    }
-                },
-            )
+            first: dict[str, Any] = {
+                "finalizers": [*(meta.get("finalizers") or []), TENANT_FINALIZER],
+                "resourceVersion": meta["resourceVersion"],
+            }
+            if not (tenant.get("status") or {}).get("namespaceUID"):
+                # The namespace's claim goes with the finalizer: one write before the children, not two.
+                claim = secrets.token_urlsafe(24)
+                first["annotations"] = {CLAIM_DIGEST_ANNOTATION: claim_digest(claim)}
+            updated = await ctl.client.patch("Tenant", name, {"metadata": first})
             ctl.recent.remember(("Tenant", name), updated)
+            tenant["metadata"] = copy.deepcopy(updated["metadata"])
+            meta = tenant["metadata"]
         now = now_utc()
         live = {key_of(c): c for c in ctl.inventory.children(name)}
         try:
@@ -98,20 +103,10 @@ class TenantReconciler:
             ctl.metrics.tenants.refused(name, info_sample(tenant, refused["phase"]))
             return None
         status = tenant.get("status") or {}
-        if not status.get("phase") or (
-            status.get("phase") in (Phase.PENDING, Phase.FAILED)
-            and not any(k[0] == "Namespace" for k in live)
-            and status.get("reason") != "NamespaceConflict"  # retried with backoff: no Provisioning flapping
-        ):
-            provisioning = dict(
-                status,
-                phase=Phase.PROVISIONING.value,
-                reason="Provisioning",
-                message="creating the namespace and its objects",
-                observedGeneration=meta.get("generation"),
-            )
-            await self.write_status(tenant, provisioning)
+        # No "Provisioning" status before the children: the one status write comes after them, with
+        # whatever phase they reached (a slow component reports Provisioning there).
         ctx = self._context(tenant, desired, live)
+        ctx.claim = claim
         await self._run_components(ctx, live)
         observed = [Observed(c.condition, c.observe(ctx)) for c in ctl.components]
         new_status = tenant_status(tenant, desired, observed, now)

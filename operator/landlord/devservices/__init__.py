@@ -5,6 +5,7 @@ and `landlord dev` start next to the in-memory API server so that providers talk
 thing (a PostgreSQL server, not a mock), each on a free 127.0.0.1 port, stopped by its own PID.
 """
 
-from .postgres import LocalPostgres, LocalPostgresError, PostgresBinaries, find_binaries, process_alive
+from .postgres import LocalPostgres, LocalPostgresError, PostgresBinaries, find_binaries
+from .process import process_alive
 
 __all__ = ["LocalPostgres", "LocalPostgresError", "PostgresBinaries", "find_binaries", "process_alive"]

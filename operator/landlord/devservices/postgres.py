@@ -23,7 +23,6 @@ How, and why each step is so:
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import glob
 import logging
@@ -33,14 +32,14 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
+
+from .process import LocalServer, end_pid, process_alive, start_on_free_port, tail, wait_gone
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +65,8 @@ SETTINGS: dict[str, str] = {
 CONF_NAME = "landlord.conf"
 LOG_NAME = "postgres.log"
 PG_CTL_LOG_NAME = "pg_ctl.log"
+STOP_SIGNALS = ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0))
+"""After pg_ctl stop failed: the server had its chance to shut down cleanly."""
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes; the socket file adds "/.s.PGSQL.NNNNN"
 
 
@@ -109,28 +110,6 @@ def find_binaries(path: str | None = None) -> PostgresBinaries | None:
     return None
 
 
-def process_alive(pid: int) -> bool:
-    """Whether `pid` runs. A zombie counts as gone: an init that does not reap leaves exited servers as zombies."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc: trust kill(0)
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _quote_conf(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
@@ -139,15 +118,7 @@ def _quote_conninfo(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-class LocalPostgres:
+class LocalPostgres(LocalServer):
     """A PostgreSQL server of its own on 127.0.0.1: `with LocalPostgres() as pg:`, or start() and stop().
 
     `data_dir` None (the default) uses a temporary folder removed by stop(); a folder given is
@@ -194,15 +165,6 @@ class LocalPostgres:
         return None
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def __enter__(self) -> LocalPostgres:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
-
     @property
     def running(self) -> bool:
         return self.pid is not None and process_alive(self.pid)
@@ -228,13 +190,13 @@ class LocalPostgres:
         except BaseException:
             self.stop()
             raise
-        atexit.register(self.stop)  # a forgotten stop() must not leave a server behind
+        self._stop_at_exit()
         logger.info("PostgreSQL started on %s:%s (pid %s, data %s)", self.host, self.port, self.pid, self.data_dir)
         return self
 
     def stop(self) -> None:
         """`pg_ctl stop -m fast`; SIGTERM then SIGKILL if the server is still there; the temporary folder goes."""
-        atexit.unregister(self.stop)
+        self._forget_at_exit()
         pid, self.pid = self.pid, None
         if pid is not None:
             if self.binaries is not None and (self.data_dir / "postmaster.pid").exists():
@@ -243,13 +205,9 @@ class LocalPostgres:
                         [str(self.binaries.pg_ctl), "stop", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "5"],
                         timeout=15,
                     )
-            if not self._wait_gone(pid, 0):
-                for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
-                    logger.warning("PostgreSQL (pid %s) still running after pg_ctl stop; sending %s", pid, sig.name)
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.kill(pid, sig)
-                    if self._wait_gone(pid, wait):
-                        break
+            if not wait_gone(pid, 0):
+                logger.warning("PostgreSQL (pid %s) still running after pg_ctl stop; sending signals", pid)
+                end_pid(pid, "PostgreSQL", lambda seconds: wait_gone(pid, seconds), STOP_SIGNALS)
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             self._temp_dir = None
@@ -377,28 +335,35 @@ class LocalPostgres:
 
     def _start_server(self) -> None:
         assert self.binaries is not None
-        chosen = self.port
-        for attempt in range(5):
-            self.port = chosen or _free_port(self.host)
+        pg_ctl = str(self.binaries.pg_ctl)
+        exit_code = 0
+
+        def attempt(port: int) -> str | None:
+            nonlocal exit_code
+            self.port = port
             self._write_settings()
             # pg_ctl's own messages go to a file too: its server child must inherit no pipe of ours.
             with open(self.data_dir / PG_CTL_LOG_NAME, "a") as output:
                 self._own(self.data_dir / PG_CTL_LOG_NAME)
-                argv = [str(self.binaries.pg_ctl), "start", "-D", str(self.data_dir), "-l", str(self.log_path)]
+                argv = [pg_ctl, "start", "-D", str(self.data_dir), "-l", str(self.log_path)]
                 argv += ["-w", "-t", str(int(self.start_timeout)), "-s"]
-                result = self._run(argv, timeout=self.start_timeout + 15, output=output)
+                exit_code = self._run(argv, timeout=self.start_timeout + 15, output=output).returncode
             self.pid = self._read_pid()
-            if result.returncode == 0 and self.pid is not None:
-                return
-            log = _tail(self.log_path)
-            port_taken = "could not bind" in log or "Address already in use" in log
+            if exit_code == 0 and self.pid is not None:
+                return None
+            log = tail(self.log_path)
             self._stop_after_failed_start()
-            if not (port_taken and not chosen and attempt < 4):
-                taken = f"port {self.port} is taken; " if port_taken else ""
-                raise LocalPostgresError(
-                    f"PostgreSQL did not start ({taken}pg_ctl exit {result.returncode}); the end of its log:\n"
-                    f"{log}\n{_tail(self.data_dir / PG_CTL_LOG_NAME, 5)}".rstrip()
-                )
+            return log
+
+        start_on_free_port(
+            self.host,
+            self.port,
+            attempt,
+            lambda log, taken: LocalPostgresError(
+                f"PostgreSQL did not start ({taken}pg_ctl exit {exit_code}); the end of its log:\n"
+                f"{log}\n{tail(self.data_dir / PG_CTL_LOG_NAME, 5)}".rstrip()
+            ),
+        )
 
     def _stop_after_failed_start(self) -> None:
         assert self.binaries is not None
@@ -455,15 +420,6 @@ class LocalPostgres:
 
                     raise LocalPostgresError(
                         f"PostgreSQL on {self.host}:{self.port} accepts no admin login over TCP "
-                        f"({redact(exc).strip()}); the end of its log:\n{_tail(self.log_path)}"
+                        f"({redact(exc).strip()}); the end of its log:\n{tail(self.log_path)}"
                     ) from None
                 time.sleep(0.1)
-
-    @staticmethod
-    def _wait_gone(pid: int, seconds: float) -> bool:
-        deadline = time.monotonic() + seconds
-        while process_alive(pid):
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
-        return True

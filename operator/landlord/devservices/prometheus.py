@@ -26,14 +26,11 @@ How, and why each step is so:
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import json
 import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -43,12 +40,20 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import yaml
 
-from .postgres import process_alive
+from .process import (
+    LocalServer,
+    answers_http,
+    end_process,
+    process_alive,
+    spawn,
+    start_on_free_port,
+    tail,
+    wait_ready,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +62,8 @@ INSTALL_HINT = "apt-get install --no-install-recommends prometheus"
 CONFIG_NAME = "prometheus.yml"
 LOG_NAME = "prometheus.log"
 DATA_NAME = "tsdb"
+STOP_SIGNALS = ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0))
+"""SIGTERM first, with time to write its TSDB head (a restart replays it), then SIGKILL."""
 
 
 class LocalPrometheusError(RuntimeError):
@@ -81,27 +88,12 @@ def find_binary() -> str | None:
     return DEFAULT_BINARY if os.access(DEFAULT_BINARY, os.X_OK) else None
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _duration(seconds: float) -> str:
     """A Prometheus duration in milliseconds (`500ms`, `1000ms`): exact for any interval."""
     return f"{max(1, round(seconds * 1000))}ms"
 
 
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-class LocalPrometheus:
+class LocalPrometheus(LocalServer):
     """A Prometheus server of its own on 127.0.0.1: `with LocalPrometheus(targets) as prom:`.
 
     `targets`: `host:port` strings or `ScrapeTarget`s; `scrape_interval` in seconds;
@@ -167,14 +159,6 @@ class LocalPrometheus:
         return None
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def __enter__(self) -> LocalPrometheus:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
-
     def config(self) -> dict[str, Any]:
         """The configuration file's content."""
         interval = _duration(self.scrape_interval)
@@ -204,31 +188,25 @@ class LocalPrometheus:
         self.binary = find_binary()
         if self._dir is None:
             self._dir = Path(tempfile.mkdtemp(prefix="landlord-prom-"))
-        chosen = self.port
         try:
-            for attempt in range(5):
-                self.port = chosen or _free_port(self.host)
-                self._launch()
-                if self._wait_ready():
-                    break
-                log = _tail(self.log_path)
-                self._kill()
-                port_taken = "address already in use" in log.lower()
-                if not (port_taken and not chosen and attempt < 4):
-                    taken = f"port {self.port} is taken; " if port_taken else ""
-                    raise LocalPrometheusError(
-                        f"Prometheus did not become ready ({taken}log {self.log_path}); the end of its log:\n{log}"
-                    )
+            start_on_free_port(
+                self.host,
+                self.port,
+                self._attempt,
+                lambda log, taken: LocalPrometheusError(
+                    f"Prometheus did not become ready ({taken}log {self.log_path}); the end of its log:\n{log}"
+                ),
+            )
         except BaseException:
             self.stop()
             raise
-        atexit.register(self.stop)  # a forgotten stop() must not leave a server behind
+        self._stop_at_exit()
         logger.info("Prometheus started on %s (pid %s, folder %s)", self.url, self.pid, self._dir)
         return self
 
     def stop(self, keep_data: bool = False) -> None:
         """Ends the server by its PID (SIGTERM, then SIGKILL); the folder goes unless `keep_data`."""
-        atexit.unregister(self.stop)
+        self._forget_at_exit()
         self._kill()
         if not keep_data and self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
@@ -239,7 +217,16 @@ class LocalPrometheus:
         self.stop(keep_data=True)
         return self.start()
 
-    def _launch(self) -> None:
+    def _attempt(self, port: int) -> str | None:
+        """Starts the server on `port`: None once ready, else the end of its log (the process ended)."""
+        self.port = port
+        if wait_ready(self._launch(), lambda: answers_http(f"{self.url}/-/ready"), self.start_timeout):
+            return None
+        log = tail(self.log_path)
+        self._kill()
+        return log
+
+    def _launch(self) -> subprocess.Popen[bytes]:
         assert self.binary is not None and self._dir is not None
         (self._dir / CONFIG_NAME).write_text(yaml.safe_dump(self.config(), sort_keys=False))
         argv = [
@@ -251,46 +238,15 @@ class LocalPrometheus:
             "--web.enable-lifecycle",
             "--log.level=info",
         ]
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self._dir,
-                start_new_session=True,
-            )
+        self._process = spawn(argv, self.log_path, cwd=self._dir)
         self.pid = self._process.pid
-
-    def _wait_ready(self) -> bool:
-        """Until `/-/ready` answers 200 (True), or the process ended or the time ran out (False)."""
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self._process is None or self._process.poll() is not None:
-                return False
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response:
-                    if response.status == 200:
-                        return True
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.05)
-        return False
+        return self._process
 
     def _kill(self) -> None:
         process, self._process = self._process, None
-        pid, self.pid = self.pid, None
-        if process is None or pid is None:
-            return
-        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-            if process.poll() is not None:
-                break
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(wait)
-        if process.poll() is None:
-            logger.warning("Prometheus (pid %s) did not end after SIGKILL", pid)
+        self.pid = None
+        if process is not None:
+            end_process(process, "Prometheus", STOP_SIGNALS)
 
     # -- queries --------------------------------------------------------------------------------
     def query(self, promql: str, at: float | None = None) -> list[dict[str, Any]]:
@@ -330,6 +286,6 @@ class LocalPrometheus:
             if time.monotonic() >= deadline:
                 raise LocalPrometheusError(
                     f"{promql!r} did not give the expected result within {timeout:g} s; last: {result}; "
-                    f"the end of the log:\n{_tail(self.log_path)}"
+                    f"the end of the log:\n{tail(self.log_path)}"
                 )
             time.sleep(0.1)

@@ -19,8 +19,6 @@ How, and why each step is so:
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import logging
 import os
 import secrets
@@ -29,14 +27,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from .postgres import _free_port, _tail
+from .process import TERM_THEN_KILL, LocalServer, answers_http, end_process, spawn, start_on_free_port, tail, wait_ready
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +39,8 @@ EXECUTABLE = "moto_server"
 INSTALL_HINT = "pip install 'moto[s3]' flask flask-cors (the test extra has them)"
 LOG_NAME = "moto_server.log"
 REGION = "us-east-1"
+KILL_AT_ONCE = ((signal.SIGKILL, 5.0),)
+"""After a failed start: nothing to shut down cleanly."""
 
 
 class LocalS3Error(RuntimeError):
@@ -59,7 +56,7 @@ def find_moto_server(path: str | None = None) -> Path | None:
     return Path(found) if found else None
 
 
-class LocalS3:
+class LocalS3(LocalServer):
     """An S3 API server of its own on 127.0.0.1: `with LocalS3() as s3:`, or start() and stop().
 
     `port` 0 picks a free port. `endpoint` is the URL to give the provider (`objectStorage.endpoint`).
@@ -94,15 +91,6 @@ class LocalS3:
         return None
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def __enter__(self) -> LocalS3:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
-
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
@@ -127,75 +115,45 @@ class LocalS3:
         except BaseException:
             self.stop()
             raise
-        atexit.register(self.stop)  # a forgotten stop() must not leave a server behind
+        self._stop_at_exit()
         logger.info("moto_server started on %s (pid %s, log %s)", self.endpoint, self.pid, self.log_path)
         return self
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if still there, to its own PID; reaps it; removes the log folder."""
-        atexit.unregister(self.stop)
-        process, self._process = self._process, None
-        self.pid = None
-        if process is not None and process.poll() is None:
-            for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(process.pid, sig)
-                try:
-                    process.wait(timeout=wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    logger.warning("moto_server (pid %s) still running after %s", process.pid, sig.name)
+        self._forget_at_exit()
+        self._stop_process()
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             self._temp_dir = None
 
     def _start_server(self, executable: Path) -> None:
-        chosen = self.port
-        for attempt in range(5):
-            self.port = chosen or _free_port(self.host)
-            with open(self.log_path, "ab") as log:
-                self._process = subprocess.Popen(
-                    [str(executable), "-H", self.host, "-p", str(self.port)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                )
+        def attempt(port: int) -> str | None:
+            self.port = port
+            argv = [str(executable), "-H", self.host, "-p", str(port)]
+            self._process = spawn(argv, self.log_path, env={**os.environ, "PYTHONUNBUFFERED": "1"})
             self.pid = self._process.pid
-            if self._wait_ready():
-                return
-            text = _tail(self.log_path)
-            port_taken = "Address already in use" in text
-            self._stop_process()
-            if not (port_taken and not chosen and attempt < 4):
-                taken = f"port {self.port} is taken; " if port_taken else ""
-                raise LocalS3Error(f"moto_server did not start ({taken}see {self.log_path}):\n{text}".rstrip())
+            if wait_ready(
+                self._process, lambda: answers_http(self.endpoint + "/", any_status=True), self.start_timeout
+            ):
+                return None
+            log = tail(self.log_path)
+            self._stop_process(KILL_AT_ONCE)
+            return log
 
-    def _stop_process(self) -> None:
+        start_on_free_port(
+            self.host,
+            self.port,
+            attempt,
+            lambda log, taken: LocalS3Error(f"moto_server did not start ({taken}see {self.log_path}):\n{log}".rstrip()),
+        )
+
+    def _stop_process(self, steps: Sequence[tuple[signal.Signals, float]] = TERM_THEN_KILL) -> None:
         """Ends the server process but keeps the log folder (after a failed start, to report the log)."""
         process, self._process = self._process, None
         self.pid = None
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(process.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=5)
-
-    def _wait_ready(self) -> bool:
-        """True once the server answers HTTP; False when the process exits or the time is up."""
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self._process is None or self._process.poll() is not None:
-                return False
-            try:
-                with urllib.request.urlopen(self.endpoint + "/", timeout=2):
-                    return True
-            except urllib.error.HTTPError:
-                return True  # an HTTP answer, even an error, means it serves
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.05)
-        return False
+        if process is not None:
+            end_process(process, "moto_server", steps)
 
     # -- helpers for tests and the playground ---------------------------------------------------
     def client(self) -> Any:

@@ -1,4 +1,4 @@
-"""kopf handlers: indexes of what the operator must know, and events that queue reconciles.
+"""kopf handlers: watch events that keep the operator's indexes and queue reconciles.
 
 Thin on purpose: the reconcile logic is in `landlord.controller`. A registry is built per
 operator run (`build_registry`) so that tests and the playground can run several in turn.
@@ -6,7 +6,6 @@ operator run (`build_registry`) so that tests and the playground can run several
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,17 +17,20 @@ from ..api.schemas import GROUP, VERSION
 from ..components import Component
 from ..config import Config
 from ..controller import Controller
+from ..indexes import Indexes, slim
 from ..inventory import (
     CHILD_KINDS,
     CHILD_SELECTOR,
     DUNNING_INDEX,
+    INDEX_NAMES,
+    REFS_INDEX,
     Inventory,
     child_index_name,
     child_owner,
     home_tenant,
 )
 from ..kinds import KINDS, key_of
-from ..kube import KubeClient
+from ..kube import KubeClient, KubeError
 from ..pipeline import tenant_refs
 from ..pipeline.overuse import invoice_suspends
 from ..providers import load_providers
@@ -48,10 +50,56 @@ class OperatorState:
     metrics_server: Any = None
     settings_hooks: list[Callable[[kopf.OperatorSettings], None]] = field(default_factory=list)
     components: Callable[[], list[Component]] | None = None  # default: every shipped component
+    indexes: Indexes = field(default_factory=Indexes)
 
 
-def _snapshot(body: Any) -> dict[str, Any]:
-    return copy.deepcopy(dict(body))
+def define_indexes(indexes: Indexes, prefix: str) -> None:
+    """What the operator keeps of each kind (`landlord.inventory` reads it)."""
+
+    def by_name(body: Any) -> dict[str, Any]:
+        return {body["metadata"]["name"]: slim(body)}
+
+    for kind, name in INDEX_NAMES.items():
+        indexes.define(kind, name, by_name)
+
+    def refs(body: Any) -> dict[Any, tuple[str, str]]:
+        meta = body["metadata"]
+        return {ref: (meta["name"], meta["uid"]) for ref in tenant_refs(dict(body.get("spec") or {}), meta["name"])}
+
+    indexes.define("Tenant", REFS_INDEX, refs)
+    for kind in CHILD_KINDS:
+
+        def child(body: Any, kind: str = kind) -> dict[str, Any]:
+            owner = child_owner(kind, body, prefix)  # a copied label is not a child: not indexed
+            return {} if owner is None else {owner: slim(body)}
+
+        indexes.define(kind, child_index_name(kind), child)
+
+    def dunning(body: Any) -> dict[str, str]:
+        labels = (body.get("metadata") or {}).get("labels") or {}
+        if not labels.get(TENANT_LABEL) or not invoice_suspends(body):
+            return {}
+        return {str(labels[TENANT_LABEL]): body["metadata"]["name"]}  # the name only: not the invoice
+
+    indexes.define("Invoice", DUNNING_INDEX, dunning)
+
+
+async def prefill(indexes: Indexes, client: KubeClient) -> None:
+    """One paginated list per indexed kind (children and invoices by Landlord's labels), so that
+    the indexes are complete before the first reconcile; the watches keep them current after."""
+    for kind in indexes.kinds():
+        selector = CHILD_SELECTOR if kind in CHILD_KINDS else TENANT_LABEL if kind == "Invoice" else None
+        try:
+            objects = await client.list(kind, label_selector=selector)
+        except KubeError as exc:
+            if exc.status == 404:  # the kind is not installed (the Invoice CRD): nothing to index
+                continue
+            raise
+        for obj in objects:
+            # A list's items carry no kind (a watch event's object does): the indexes key by it.
+            obj.setdefault("apiVersion", KINDS[kind].api_version)
+            obj.setdefault("kind", kind)
+            indexes.observe(kind, obj)
 
 
 def _login_default(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -86,15 +134,18 @@ def build_registry(
         if connection is None:
             raise kopf.PermanentError("no Kubernetes credentials: no service account and no kubeconfig found")
         state.client = KubeClient(connection)
-        indices = {name: value for name, value in kwargs.items() if name.endswith("_index") or name == "tenant_refs"}
+        state.indexes = Indexes()  # a run of its own (a restart in the same process starts afresh)
+        define_indexes(state.indexes, state.config.namespace_prefix)
+        await prefill(state.indexes, state.client)
         providers = load_providers(state.config.raw)  # checked before kopf starts too (runner)
         components = state.components() if state.components is not None else None
         state.controller = Controller(
-            state.config, state.client, Inventory(indices), providers=providers, components=components
+            state.config, state.client, Inventory(state.indexes), providers=providers, components=components
         )
         port = state.config.metrics_port
         if port:
             state.metrics_server = state.controller.metrics.serve(port)
+        state.controller.indexes_ready()  # listed above: complete before the first reconcile
         state.controller.start()
 
     @kopf.on.cleanup(registry=registry, id="landlord_cleanup")
@@ -108,40 +159,21 @@ def build_registry(
         if state.client is not None:
             await state.client.close()
 
-    # -- indexes: the catalogue, the tenants and the children, kept in memory by kopf ---------
-    @kopf.index(GROUP, VERSION, "tenants", registry=registry, id="tenant_index")
-    def tenant_index(name: str, body: Any, **_: Any) -> dict[str, Any]:
-        return {name: _snapshot(body)}
-
-    @kopf.index(GROUP, VERSION, "tenants", registry=registry, id="tenant_refs_index")
-    def tenant_refs_index(name: str, spec: Any, uid: str, **_: Any) -> dict[Any, tuple[str, str]]:
-        return {ref: (name, uid) for ref in tenant_refs(dict(spec), name)}
-
-    @kopf.index(GROUP, VERSION, "plans", registry=registry, id="plan_index")
-    def plan_index(name: str, body: Any, **_: Any) -> dict[str, Any]:
-        return {name: _snapshot(body)}
-
-    @kopf.index(GROUP, VERSION, "addons", registry=registry, id="addon_index")
-    def addon_index(name: str, body: Any, **_: Any) -> dict[str, Any]:
-        return {name: _snapshot(body)}
-
-    @kopf.index(GROUP, VERSION, "resellers", registry=registry, id="reseller_index")
-    def reseller_index(name: str, body: Any, **_: Any) -> dict[str, Any]:
-        return {name: _snapshot(body)}
-
+    # -- watch events: keep the indexes, queue reconciles ------------------------------------
     for kind in CHILD_KINDS:
-        _child_index(registry, state, kind)
         _child_event(registry, state, kind)
 
     # -- events: queue reconciles -------------------------------------------------------------
     @kopf.on.event(GROUP, VERSION, "tenants", registry=registry, id="tenant_event")
-    def tenant_event(name: str, type: str | None, body: Any, memo: Any, **_: Any) -> None:
+    async def tenant_event(name: str, type: str | None, body: Any, memo: Any, **_: Any) -> None:
+        state.indexes.observe("Tenant", body, deleted=type == "DELETED")
         controller = _ready(state)
         if controller is None:
             return
-        if type is None and _seen(memo, body)[0] is not None:
+        _seen(memo, body)
+        if type is None:
             controller.relisted("Tenant")
-        controller.tenant_changed(name, None if type == "DELETED" else _snapshot(body))
+        controller.tenant_changed(name, None if type == "DELETED" else slim(body))
 
     for kind in ("Plan", "AddOn", "Reseller"):
         _catalog_event(registry, state, kind)
@@ -176,30 +208,13 @@ def _seen(memo: Any, body: Any) -> tuple[str | None, str]:
     return previous, current
 
 
-def _child_index(registry: kopf.OperatorRegistry, state: OperatorState, kind: str) -> None:
-    target = KINDS[kind]
-    prefix = state.config.namespace_prefix
-
-    def index(body: Any, labels: Any, **_: Any) -> dict[str, Any]:
-        return {labels[TENANT_LABEL]: _snapshot(body)}
-
-    def managed(body: Any, **_: Any) -> bool:
-        # Not matching purges the object from the index (kopf drops a filtered-out object's values).
-        return child_owner(kind, body, prefix) is not None
-
-    index.__name__ = child_index_name(kind)
-    decorate = kopf.index(
-        target.group, target.version, target.plural, registry=registry, id=index.__name__, when=managed
-    )
-    decorate(index)
-
-
 def _child_event(registry: kopf.OperatorRegistry, state: OperatorState, kind: str) -> None:
     """A child changed or deleted by someone else queues its tenant at once (repair, observation)."""
     target = KINDS[kind]
     prefix = state.config.namespace_prefix
 
-    def event(type: str | None, body: Any, memo: Any, **_: Any) -> None:
+    async def event(type: str | None, body: Any, memo: Any, **_: Any) -> None:
+        state.indexes.observe(kind, body, deleted=type == "DELETED")
         controller = _ready(state)
         if controller is None:
             return
@@ -209,11 +224,9 @@ def _child_event(registry: kopf.OperatorRegistry, state: OperatorState, kind: st
             return
         previous, current = _seen(memo, body)
         if type is None:
-            if previous is None:
-                return  # the listing at start: the tenants' own events queue them
-            controller.relisted(kind)
-            if previous == current:
-                return  # listed again, unchanged
+            controller.relisted(kind)  # (also the listing at start: it may lack what the prefill has)
+            if previous is None or previous == current:
+                return  # the listing at start (the tenants' own events queue them), or listed again unchanged
         obj = dict(body)
         controller.child_changed(home, key_of(obj), None if type == "DELETED" else obj)
 
@@ -226,14 +239,15 @@ def _child_event(registry: kopf.OperatorRegistry, state: OperatorState, kind: st
 def _catalog_event(registry: kopf.OperatorRegistry, state: OperatorState, kind: str) -> None:
     plural = KINDS[kind].plural
 
-    def event(name: str, type: str | None, body: Any, memo: Any, **_: Any) -> None:
+    async def event(name: str, type: str | None, body: Any, memo: Any, **_: Any) -> None:
+        state.indexes.observe(kind, body, deleted=type == "DELETED")
         controller = _ready(state)
         if controller is None:
             return
         previous, current = _seen(memo, body)
-        if type is None and previous is not None:
+        if type is None:
             controller.relisted(kind)
-            if previous == current:
+            if previous is not None and previous == current:
                 return  # listed again, unchanged
         controller.catalog_changed(kind, name)
 
@@ -244,26 +258,19 @@ _DUNNING = "landlord_dunning"
 
 
 def _invoices(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
-    """Invoices that suspend their tenant (PaymentOverdue): an index of their names by tenant,
-    and an event that queues the tenant as soon as that changes (paid, void, past grace).
+    """Invoices that suspend their tenant (PaymentOverdue): the dunning index keeps their names by
+    tenant, and an event queues the tenant as soon as that changes (paid, void, past grace).
     Until the Invoice CRD is installed kopf has nothing to watch: the index stays empty."""
     plural = KINDS["Invoice"].plural
 
-    def suspends(body: Any, labels: Any, **_: Any) -> bool:
-        # Not matching purges the invoice from the index (kopf drops a filtered-out object's values).
-        return bool(labels.get(TENANT_LABEL)) and invoice_suspends(body)
-
-    @kopf.index(GROUP, VERSION, plural, registry=registry, id=DUNNING_INDEX, when=suspends)
-    def invoice_dunning_index(name: str, labels: Any, **_: Any) -> dict[str, str]:
-        return {str(labels[TENANT_LABEL]): name}  # the name only: not the whole invoice
-
     @kopf.on.event(GROUP, VERSION, plural, registry=registry, id="invoice_event")
-    def invoice_event(type: str | None, body: Any, labels: Any, memo: Any, **_: Any) -> None:
+    async def invoice_event(type: str | None, body: Any, labels: Any, memo: Any, **_: Any) -> None:
+        state.indexes.observe("Invoice", body, deleted=type == "DELETED")
         controller = _ready(state)
         if controller is None:
             return
         tenant = str(labels.get(TENANT_LABEL) or "")
-        now = (tenant, type != "DELETED" and suspends(body, labels))
+        now = (tenant, type != "DELETED" and bool(labels.get(TENANT_LABEL)) and invoice_suspends(body))
         before = memo.get(_DUNNING)
         memo[_DUNNING] = now
         if before == now or (before is None and not now[1]):

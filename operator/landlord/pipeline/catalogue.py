@@ -1,4 +1,4 @@
-"""The view of the catalogue the pipeline reads: kopf's indexes in the operator, files offline.
+"""The view of the catalogue the pipeline reads: the operator's indexes, or files offline.
 
 Both sides answer the same questions, so that a rule written once gives the same answer in
 the cluster and in a pull request.
