@@ -1,0 +1,70 @@
+"""The write budget of a new tenant, kind by kind, and none for a reconcile with nothing to do:
+a fast guard for what bench/provision.py measures at scale (issue "Provisioning at scale")."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from tests.integration import conftest
+from tests.integration.conftest import Env
+from tests.integration.test_tenancy import plan, tenant
+
+CHILDREN = {"namespaces": 1, "resourcequotas": 1, "limitranges": 1, "networkpolicies": 4, "rolebindings": 1,
+            "configmaps": 1}  # fmt: skip
+NAMES = [f"budget-{n}" for n in range(5)]
+
+
+def _what(method: str, path: str, body: Any) -> str:
+    """A write, named by verb and resource: `POST namespaces`, `PATCH tenants/status`, ..."""
+    parts = path.split("?")[0].strip("/").split("/")
+    if "namespaces" in parts and parts.index("namespaces") + 2 < len(parts):
+        parts = parts[parts.index("namespaces") + 2 :]
+    else:
+        parts = parts[2 if parts[0] == "api" else 3 :]
+    resource = parts[0]
+    subresource = parts[2] if len(parts) > 2 else ""
+    if resource == "tenants" and not subresource and method == "PATCH":
+        subresource = "metadata"
+    return f"{method} {resource}{'/' + subresource if subresource else ''}"
+
+
+async def test_a_new_tenant_costs_one_write_per_child_and_two_more_and_an_event(env: Env) -> None:
+    env.config = conftest.test_config(driftInterval=3600)  # no drift pass: every write is counted here
+    await env.apply(plan())
+    await env.start_operator()
+    await env.quiet()
+    client = env.controller.client
+    seen: Counter[str] = Counter()
+    real = client.request
+
+    async def counted(method: str, path: str, body: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if method in ("POST", "PUT", "PATCH", "DELETE"):
+            seen[_what(method, path, body)] += 1
+        return await real(method, path, body, *args, **kwargs)
+
+    client.request = counted  # type: ignore[method-assign]
+    for name in NAMES:
+        await env.apply(tenant(name))
+    for name in NAMES:
+        await env.wait_phase(name, "Active")
+    await env.quiet()
+    per_tenant = {what: count / len(NAMES) for what, count in seen.items() if not what.startswith("PATCH plans")}
+    expected = {
+        "POST namespaces": 1,  # created, never applied: it must not merge into a namespace that exists
+        **{f"PATCH {kind}": n for kind, n in CHILDREN.items() if kind != "namespaces"},
+        "PATCH tenants/metadata": 1,  # the finalizer, with the namespace claim
+        "PATCH tenants/status": 1,  # once, after the children
+        "POST events": 1,  # the first transition
+    }
+    assert per_tenant == expected, per_tenant
+    assert sum(per_tenant.values()) == sum(CHILDREN.values()) + 3
+
+    # Nothing to do: every tenant reconciled again, not one write.
+    seen.clear()
+    reconciles = env.controller.reconciles
+    for name in NAMES:
+        env.controller.queue.add(("Tenant", name))
+    await env.quiet()
+    assert env.controller.reconciles >= reconciles + len(NAMES)
+    assert not seen, seen
