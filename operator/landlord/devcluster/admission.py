@@ -482,13 +482,24 @@ class Admission(Registry):
             return request.rt
         return self._rules_match(rules, request, equivalent)
 
+    def _equivalents(self, rt: ResourceType) -> list[ResourceType]:
+        """The other served versions of the same resource, by version (cached until a type is
+        added or removed: every write's policy matching asks, over hundreds of types)."""
+        cache: dict[Any, tuple[int, list[ResourceType]]] = self.__dict__.setdefault("_equivalents_cache", {})
+        cached = cache.get((rt.group_resource, rt.version))
+        if cached is None or cached[0] != len(self.types):
+            others = sorted(
+                (t for t in self.types.values() if t.group_resource == rt.group_resource and t != rt),
+                key=lambda t: t.version,
+            )
+            cached = (len(self.types), others)
+            cache[(rt.group_resource, rt.version)] = cached
+        return cached[1]
+
     def _rules_match(self, rules: list[dict[str, Any]], request: Request, equivalent: bool) -> ResourceType | None:
         candidates = [request.rt]
         if equivalent:
-            candidates += sorted(
-                (t for t in self.types.values() if t.group_resource == request.rt.group_resource and t != request.rt),
-                key=lambda t: t.version,
-            )
+            candidates += self._equivalents(request.rt)
         for rt in candidates:
             for rule in rules:
                 if not rule_matches(rule, request, rt):

@@ -295,10 +295,9 @@ class ResourceQuotas(Admission):
     _writing_quota_status = False
 
     def _quotas_in(self, namespace: str) -> list[tuple[tuple[str, str], dict[str, Any]]]:
-        stored = self.objects.get(QUOTAS)
-        if not stored:
+        if not self.objects.get(QUOTAS):
             return []
-        return [(key, obj) for key, obj in sorted(stored.items()) if key[0] == namespace]
+        return self.in_namespace(QUOTAS, namespace)  # by bisection: every write asks
 
     # -- admission --------------------------------------------------------------------------
     def _admit_quota(
@@ -415,8 +414,8 @@ class ResourceQuotas(Admission):
                 total: ResourceList = dict.fromkeys(names, ZERO)
                 if self._any_type(group_resource) is None and group_resource not in LEGACY:
                     continue  # not served (a count/ of no resource): the controller has no evaluator for it
-                for (ns, _), obj in sorted(self.objects.get(group_resource, {}).items()):
-                    if ns == key[0] and in_scopes(resource_quota, group_resource, obj):
+                for _, obj in self.in_namespace(group_resource, key[0]):
+                    if in_scopes(resource_quota, group_resource, obj):
                         counted_usage = usage(group_resource, obj)
                         for name in names:
                             if name in counted_usage:

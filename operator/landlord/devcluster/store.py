@@ -79,13 +79,30 @@ class ObjectStore:
         return items, resource_version
 
     def _sorted_keys(self, rt: ResourceType) -> list[Key]:
-        store = self._store(rt)
-        structure = self._structure.get(rt.group_resource, 0)
-        cached = self._order.get(rt.group_resource)
+        return self._ordered(rt.group_resource)
+
+    def _ordered(self, group_resource: GroupResource) -> list[Key]:
+        store = self.objects.get(group_resource, {})
+        structure = self._structure.get(group_resource, 0)
+        cached = self._order.get(group_resource)
         if cached is None or cached[0] != structure or cached[1] != len(store):
             cached = (structure, len(store), sorted(store))
-            self._order[rt.group_resource] = cached
+            self._order[group_resource] = cached
         return cached[2]
+
+    def in_namespace(self, group_resource: GroupResource, namespace: str) -> list[tuple[Key, dict[str, Any]]]:
+        """The stored objects of one namespace, in name order, found by bisection (not a scan)."""
+        store = self.objects.get(group_resource, {})
+        keys = self._ordered(group_resource)
+        found = []
+        for index in range(bisect.bisect_left(keys, (namespace, "")), len(keys)):
+            key = keys[index]
+            if key[0] != namespace:
+                break
+            obj = store.get(key)
+            if obj is not None:
+                found.append((key, obj))
+        return found
 
     def page(
         self,
