@@ -23,6 +23,7 @@ emulator and operator) it prints one table:
 Exits 1 if the no-op resync or the restart wrote anything.
 
     python bench/provision.py --tenants 1000 [--small 100] [--reseller] [--profile-restart FILE]
+        [--profile-plan-edit FILE]
 """
 
 from __future__ import annotations
@@ -373,6 +374,7 @@ class Run:
     reseller: bool
     drift: float
     profile: Path | None
+    profile_plan_edit: Path | None = None
     results: dict[str, float | str] = field(default_factory=dict)
     breakdown: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
@@ -412,7 +414,7 @@ async def run(spec: Run) -> None:
                     await provision(spec, api, watches, operator.pid)
                     spec.results["operator peak RSS (MiB)"] = peak_rss_mib(operator.pid)
                     await quiet(spec, api, metrics, operator.pid)
-                    await plan_edit(spec, api, watches)
+                    await plan_edit(spec, api, watches, operator.pid)
                     write_config(config, RESTART_DRIFT_INTERVAL, metrics_port)
                     operator = await restart(spec, api, watches, metrics, operator, operator_args, operator_env, tmp)
                     spec.results["operator peak RSS after the restart (MiB)"] = peak_rss_mib(operator.pid)
@@ -513,8 +515,31 @@ async def quiet(spec: Run, api: Api, metrics: OperatorMetrics, pid: int) -> None
         spec.failures.append(f"N = {spec.count}: the no-op resync wrote {written} time(s)")
 
 
-async def plan_edit(spec: Run, api: Api, watches: Watches) -> None:
+async def start_profiler(spec: Run, path: Path, pid: int) -> asyncio.subprocess.Process:
+    """py-spy record (raw, non-blocking) of process `pid` into `path`, until sent SIGINT."""
+    profiler = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "py-spy"),
+        "record",
+        "--nonblocking",
+        "--format",
+        "raw",
+        "--output",
+        str(path),
+        "--pid",
+        str(pid),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    spec.processes.append(profiler)
+    return profiler
+
+
+async def plan_edit(spec: Run, api: Api, watches: Watches, pid: int) -> None:
     count = spec.count
+    profiler = None
+    if spec.profile_plan_edit is not None:
+        profiler = await start_profiler(spec, spec.profile_plan_edit, pid)
+        await asyncio.sleep(0.5)  # attached before the edit
     writes_before = await api.writes()
     started = time.perf_counter()
     await api.call("PATCH", f"{PLANS}/bench", {"spec": {"limits": {"cpu": "2"}}}, "application/merge-patch+json")
@@ -524,6 +549,9 @@ async def plan_edit(spec: Run, api: Api, watches: Watches) -> None:
 
     await watches.until(reached, "the plan edit to reach every tenant")
     spec.results["plan edit to all tenants (s)"] = time.perf_counter() - started
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        await profiler.wait()
     await asyncio.sleep(1.0)
     spec.results["  writes per tenant for it"] = (await api.writes() - writes_before - 1) / count
     progress(f"N = {count}: plan edit reached every tenant")
@@ -604,20 +632,7 @@ async def restart(
     spec.processes.append(operator)
     profiler = None
     if spec.profile is not None:
-        profiler = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).parent / "py-spy"),
-            "record",
-            "--nonblocking",
-            "--format",
-            "raw",
-            "--output",
-            str(spec.profile),
-            "--pid",
-            str(operator.pid),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        spec.processes.append(profiler)
+        profiler = await start_profiler(spec, spec.profile, operator.pid)
     probes = Probes(started)
     stop = asyncio.Event()
     prober = asyncio.create_task(probe_liveness(api.session, liveness, probes, stop))
@@ -730,7 +745,7 @@ def report(runs: list[Run], reseller: bool) -> None:
 GENERIC_FRAMES = ("<frozen ", "asyncio/", "runpy", "landlord/__main__.py", "landlord/cli.py", "threading.py")
 
 
-def profile_summary(path: Path, top: int = 15) -> None:
+def profile_summary(path: Path, top: int = 15, what: str = "Restart") -> None:
     """The restart's py-spy samples (raw: one stack and its count a line, busy threads only):
     the share spent importing modules, the functions with most samples below them (inclusive)
     and the innermost frames (self)."""
@@ -751,9 +766,9 @@ def profile_summary(path: Path, top: int = 15) -> None:
                 inclusive[frame] += samples
         innermost[frames[-1]] += samples
     if not total:
-        print(f"\nRestart profile: no samples in {path}")
+        print(f"\n{what} profile: no samples in {path}")
         return
-    print(f"\nRestart profile (py-spy, {total} samples of a busy thread, 100/s; {path}):")
+    print(f"\n{what} profile (py-spy, {total} samples of a busy thread, 100/s; {path}):")
     print(f"  importing modules: {100 * importing / total:.0f} %")
     print("  inclusive (the function and what it calls):")
     for frame, samples in inclusive.most_common(top):
@@ -768,12 +783,15 @@ async def main(args: argparse.Namespace) -> int:
     runs = []
     for size in sizes:
         profile = args.profile_restart if size == args.tenants else None
-        spec = Run(size, args.concurrency, args.reseller, args.drift, profile)
+        edit_profile = args.profile_plan_edit if size == args.tenants else None
+        spec = Run(size, args.concurrency, args.reseller, args.drift, profile, edit_profile)
         await run(spec)
         runs.append(spec)
     report(runs, args.reseller)
     if args.profile_restart is not None:
         profile_summary(args.profile_restart)
+    if args.profile_plan_edit is not None:
+        profile_summary(args.profile_plan_edit, what="Plan edit")
     failures = [f for r in runs for f in r.failures]
     for failure in failures:
         print(f"FAILED: {failure}", file=sys.stderr)
@@ -792,5 +810,11 @@ if __name__ == "__main__":
         type=Path,
         metavar="FILE",
         help="py-spy record (raw, non-blocking) the restarted operator until settled, into FILE",
+    )
+    parser.add_argument(
+        "--profile-plan-edit",
+        type=Path,
+        metavar="FILE",
+        help="py-spy record (raw, non-blocking) the operator from the plan edit until it reached every tenant",
     )
     sys.exit(asyncio.run(main(parser.parse_args())))

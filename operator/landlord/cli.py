@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -53,6 +54,15 @@ def _run(args: argparse.Namespace) -> int:
     from .runner import run
 
     config = _config(args)
+    if args.shard:
+        from .config import ConfigError, parse
+
+        raw = {**config.raw, "sharding": {**config.raw["sharding"], "shard": args.shard}}
+        try:
+            config = parse(raw, "--shard")
+        except ConfigError as exc:
+            print(f"landlord: {str(exc).replace('--shard: sharding.shard: ', '--shard: ')}", file=sys.stderr)
+            return 2
     try:
         check_sections(config.raw)  # unknown keys and missing credentials stop the start, naming the key
     except ProviderConfigError as exc:
@@ -280,10 +290,26 @@ def _billing(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    usage = config.capability("metricsSource")
+    if usage.get("provider") == "file" and not Path(str(usage.get("path"))).exists():
+        print(
+            f"landlord billing: configuration: metricsSource.path: {usage.get('path')} does not exist (relative to "
+            f"{Path.cwd()}); create it ({{tenants: {{NAME: {{meters: ..., seats: ...}}}}}}) or fix the path",
+            file=sys.stderr,
+        )
+        return 2
+    if args.kubeconfig:
+        if not Path(args.kubeconfig).exists():
+            print(f"landlord billing: --kubeconfig {args.kubeconfig}: no such file", file=sys.stderr)
+            return 2
+        os.environ["KUBECONFIG"] = args.kubeconfig  # what kopf's kubeconfig login reads
     try:
         return asyncio.run(serve(config, _operator_namespace(args), once=args.once, port=args.port))
     except KeyboardInterrupt:
         return 130
+    except (RuntimeError, OSError) as exc:  # no credentials, the API server unreachable: one line
+        print(f"landlord billing: {exc}", file=sys.stderr)
+        return 2
 
 
 def _write_output(output: str | None, data: bytes | str) -> None:
@@ -292,6 +318,8 @@ def _write_output(output: str | None, data: bytes | str) -> None:
     The message goes to standard error so that standard output holds the document alone. Text is
     written as it is (`newline=""`): a CSV's own CRLF line ends must not be translated.
     """
+    if (not output or output == "-") and isinstance(data, bytes) and data.startswith(b"%PDF") and sys.stdout.isatty():
+        raise OSError("a PDF is binary: give --output FILE (or redirect standard output to a file)")
     if output and output != "-":
         if isinstance(data, bytes):
             Path(output).write_bytes(data)
@@ -305,6 +333,8 @@ def _write_output(output: str | None, data: bytes | str) -> None:
 
 
 def _invoice_command(args: argparse.Namespace) -> int:
+    import aiohttp
+
     from .invoicing import commands
     from .invoicing.numbering import NumberingError
     from .kube import KubeError
@@ -321,6 +351,12 @@ def _invoice_command(args: argparse.Namespace) -> int:
                 commands.credit(config, args.kubeconfig, _operator_namespace(args), args.name, args.reason, args.amount)
             )
     except (commands.CommandError, NumberingError, KubeError, ProviderError) as exc:
+        print(f"landlord invoice {args.action}: {exc}", file=sys.stderr)
+        return 1
+    except aiohttp.ClientError as exc:  # the API server unreachable: one line, not a traceback
+        print(f"landlord invoice {args.action}: cannot reach the API server of the kubeconfig: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # --output unwritable, a PDF to a terminal
         print(f"landlord invoice {args.action}: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -342,6 +378,10 @@ def _add_billing(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     billing.add_argument(
         "--port", type=int, help="port of /metrics, /readyz and /healthz (default: billing.metricsPort; 0: none)"
+    )
+    billing.add_argument(
+        "--kubeconfig",
+        help="the cluster (default: the pod's service account, else $KUBECONFIG, else ~/.kube/config)",
     )
     billing.set_defaults(func=_billing)
 
@@ -468,6 +508,12 @@ def build_parser() -> argparse.ArgumentParser:
         "kubeconfig or the in-cluster service account.",
     )
     run.add_argument("--standalone", action="store_true", help="no kopf peering (only one operator may run)")
+    run.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="reconcile only the tenants of shard K of N (replicas 0/N .. N-1/N, one Lease each; default: all, "
+        "or the configuration's sharding.shard)",
+    )
     run.add_argument("--liveness", default="http://0.0.0.0:8080/healthz", help="liveness endpoint URL")
     run.add_argument("--config", help="operator configuration file (default: $LANDLORD_CONFIG or built-in defaults)")
     run.set_defaults(func=_run)

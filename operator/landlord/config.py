@@ -19,6 +19,7 @@ import jsonschema
 import yaml
 
 from .quantity import is_quantity
+from .sharding import Shard, ShardError
 
 ENV_VAR = "LANDLORD_CONFIG"
 
@@ -79,6 +80,9 @@ DEFAULTS: dict[str, Any] = {
         "archiveAfterDays": 90,  # paid or void invoices older than this go to objectStorage (null: never)
         "metricsPort": 8082,
     },
+    # Several replicas (`landlord run --shard K/N`): which tenants this one reconciles, and the
+    # Lease (landlord-shard-K-of-N) that keeps it to one replica acting per shard.
+    "sharding": {"shard": "0/1", "leaseDuration": 15},
     # suspendOnExceed: how long a tenant stays over a limit before it is suspended (OverLimit).
     "overuse": {"suspendAfter": 900},
     "metrics": {"port": 8081},
@@ -160,6 +164,14 @@ SCHEMA: dict[str, Any] = {
         "backups": _CAPABILITY,
         "metricsSource": _CAPABILITY,
         "objectStorage": _CAPABILITY,
+        "sharding": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "shard": {"type": "string"},
+                "leaseDuration": {"type": "number", "minimum": 1, "maximum": 600},
+            },
+        },
         "overuse": {
             "type": "object",
             "additionalProperties": False,
@@ -382,6 +394,15 @@ class Config:
         )
 
     @property
+    def shard(self) -> Shard:
+        """Which tenants this replica reconciles (`sharding.shard`, `--shard K/N`)."""
+        return Shard.parse(str(self.raw["sharding"]["shard"]))
+
+    @property
+    def lease_duration(self) -> float:
+        return float(self.raw["sharding"]["leaseDuration"])
+
+    @property
     def suspend_after(self) -> float:
         """Seconds a tenant whose plan has `overuse.suspendOnExceed` may stay over a limit."""
         return float(self.raw["overuse"]["suspendAfter"])
@@ -427,6 +448,10 @@ def parse(data: Any, source: str = "configuration") -> Config:
     if not is_quantity(merged["quota"]["ephemeralStorage"]):
         problems.append(f"{source}: quota.ephemeralStorage: must be a Kubernetes quantity such as 10Gi")
     problems.extend(_prefix_problems(str(merged["namespacePrefix"]), source))
+    try:
+        Shard.parse(str(merged["sharding"]["shard"]))
+    except ShardError as exc:
+        problems.append(f"{source}: sharding.shard: {exc}")
     problems.extend(f"{source}: {key}: {message}" for key, message in _billing_problems(merged["billing"]))
     if problems:
         raise _refused(problems, source)

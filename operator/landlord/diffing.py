@@ -27,14 +27,25 @@ def _same_scalar(desired: Any, live: Any) -> bool:
 
 
 def contains(live: Any, desired: Any) -> bool:
+    # (Equal values contain each other, whatever their type: checked first, it spares the
+    # recursion for nearly everything an up-to-date child holds.)
     if isinstance(desired, dict):
         if not isinstance(live, dict):
             return False
-        return all(key in live and contains(live[key], value) for key, value in desired.items())
+        for key, value in desired.items():
+            if key not in live:
+                return False
+            have = live[key]
+            if have is not value and have != value and not contains(have, value):
+                return False
+        return True
     if isinstance(desired, list):
         if not isinstance(live, list) or len(live) != len(desired):
             return False
-        return all(contains(a, b) for a, b in zip(live, desired, strict=True))
+        for have, value in zip(live, desired, strict=True):
+            if have is not value and have != value and not contains(have, value):
+                return False
+        return True
     return _same_scalar(desired, live)
 
 

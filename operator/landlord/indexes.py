@@ -17,10 +17,30 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator, Mapping
+from sys import intern
 from typing import Any
 
 Entries = dict[Any, Any]  # key -> value, what one object files in one index
 Indexer = Callable[[Mapping[str, Any]], Entries]  # an object -> its entries (empty: not indexed)
+
+
+_INTERNED = 64  # string values up to this length are shared between copies (labels, reasons, ...)
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON data whose keys and short strings are interned: the indexes hold ten
+    objects per tenant, nearly all of whose keys and many of whose values (labels, condition
+    types, reasons and messages, quota names) are the same text, parsed anew for each object."""
+    kind = type(value)
+    if kind is dict:
+        return {intern(k) if type(k) is str else k: _copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_copy(v) for v in value]
+    if kind is str:
+        return intern(value) if len(value) <= _INTERNED else value
+    if kind in (int, float, bool) or value is None:
+        return value
+    return copy.deepcopy(value)  # not JSON data (a test's object): copied as it is
 
 
 def slim(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -29,9 +49,9 @@ def slim(body: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in body.items():
         if key == "metadata" and isinstance(value, Mapping):
-            out[key] = {k: copy.deepcopy(v) for k, v in value.items() if k != "managedFields"}
+            out[key] = {intern(k): _copy(v) for k, v in value.items() if k != "managedFields"}
         else:
-            out[key] = copy.deepcopy(value)
+            out[intern(key)] = _copy(value)
     return out
 
 
@@ -81,6 +101,7 @@ class Indexes(Mapping[str, LocalIndex]):
     def __init__(self) -> None:
         self._indexes: dict[str, LocalIndex] = {}
         self._indexers: dict[str, list[tuple[str, Indexer]]] = {}  # kind -> (index name, indexer)
+        self._versions: dict[str, str] = {}  # uid -> the resourceVersion its entries come from
 
     def __getitem__(self, name: str) -> LocalIndex:
         return self._indexes[name]
@@ -99,13 +120,31 @@ class Indexes(Mapping[str, LocalIndex]):
         return list(self._indexers)
 
     def observe(self, kind: str, body: Mapping[str, Any], deleted: bool = False) -> None:
-        """An object of `kind` as listed or watched: its entries in every index of the kind."""
-        uid = str((body.get("metadata") or {}).get("uid") or "")
+        """An object of `kind` as listed or watched: its entries in every index of the kind.
+
+        The same object at the resourceVersion its entries already come from (kopf's listing at
+        start after the start-up list, a listing again after a watch failed) is not filed again:
+        the indexers are pure, the entries would be the same copies."""
+        meta = body.get("metadata") or {}
+        uid = str(meta.get("uid") or "")
         if not uid:
             return
+        version = str(meta.get("resourceVersion") or "")
+        if deleted:
+            self._versions.pop(uid, None)
+        elif version and self._versions.get(uid) == version:
+            return
+        else:
+            self._versions[uid] = version
         for name, indexer in self._indexers.get(kind, ()):
             index = self._indexes[name]
             if deleted:
                 index.remove(uid)
             else:
                 index.file(uid, indexer(body))
+
+    def forget(self, uid: str) -> None:
+        """An object known to be gone without a watch event: out of every index."""
+        self._versions.pop(uid, None)
+        for index in self._indexes.values():
+            index.remove(uid)

@@ -126,6 +126,9 @@ class Inventory:
         """An indexed object is known to be gone though no watch event said so: out of the indexes
         that can drop it (the operator's own), and skipped by every lookup until then."""
         self.gone.add(uid)
+        forget = getattr(self.indices, "forget", None)
+        if callable(forget):
+            forget(uid)  # (also what the operator's indexes remember of its version)
         for index in list(self.indices.values()):
             remove = getattr(index, "remove", None)
             if callable(remove):

@@ -76,6 +76,7 @@ _ALL = (
     Kind("Service", "v1", "services", True),
     Kind("ServiceAccount", "v1", "serviceaccounts", True),
     Kind("Ingress", "networking.k8s.io/v1", "ingresses", True),
+    Kind("Lease", "coordination.k8s.io/v1", "leases", True),  # one replica acts per shard
     # Cluster-wide objects every tenant relies on (render/cluster.py), installed with the CRDs.
     Kind("ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", False),
     Kind("ValidatingAdmissionPolicy", "admissionregistration.k8s.io/v1", "validatingadmissionpolicies", False),

@@ -312,7 +312,10 @@ def billing_sidecar(config: Config, client: KubeClient, state: Path) -> tuple[Si
 def billing_summary(invoices: list[dict[str, Any]], now: datetime) -> str:
     """The header's billing part: what was invoiced, and when the current month is."""
     year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
-    closes = f"{now:%Y-%m} is invoiced on {year:04d}-{month:02d}-01"
+    closes = (
+        f"monthly tenants' {now:%Y-%m} is invoiced on {year:04d}-{month:02d}-01, "
+        f"yearly ones' {now:%Y} on {now.year + 1}-01-01"
+    )
     if not invoices:
         return f"billing: no invoice yet ({closes}; `landlord invoice preview` shows one now)"
     return f"billing: {len(invoices)} invoice(s) (`kubectl get invoices`); {closes}"

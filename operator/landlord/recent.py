@@ -24,7 +24,20 @@ class Recent:
         self._objects: dict[Hashable, tuple[float, dict[str, Any]]] = {}
 
     def remember(self, key: Hashable, obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata")
+        if isinstance(meta, dict) and "managedFields" in meta:  # nothing reads it; often half the object
+            obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
         self._objects[key] = (time.monotonic(), obj)
+
+    def caught_up(self, key: Hashable, seen: dict[str, Any]) -> None:
+        """The watch delivered `seen` (and the index holds it): what we wrote is let go once
+        that is as new, rather than kept until the next reconcile of the object picks it."""
+        entry = self._objects.get(key)
+        if entry is None:
+            return
+        mine, seen_version = _version(entry[1]), _version(seen)
+        if mine is None or (seen_version is not None and seen_version >= mine):
+            self._objects.pop(key, None)
 
     def pick(self, key: Hashable, indexed: dict[str, Any] | None) -> dict[str, Any] | None:
         """The newer of the indexed object and the one we wrote (the index wins on doubt)."""

@@ -38,25 +38,44 @@ _PATTERNS = (
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+_known: list[str] = []  # the secrets, longest first
+# Texts already redacted against the current secrets: the same condition messages pass here on
+# every reconcile of every tenant. Emptied when a secret is registered, and when full.
+_done: dict[str, str] = {}
+_DONE_MAX = 4096
+_DONE_LONGEST = 2048
 
 
 def register_secret(value: str | None) -> None:
     """Remembers an exact secret value so that it is masked wherever it appears."""
     if value and len(value) >= _MIN_SECRET:
         with _lock:
-            _secrets.add(value)
+            if value not in _secrets:
+                _secrets.add(value)
+                _known[:] = sorted(_secrets, key=len, reverse=True)
+                _done.clear()
 
 
 def redact(text: object) -> str:
     """The text with every credential masked. Safe to call on anything (it is stringified)."""
     out = str(text)
     with _lock:
-        known = sorted(_secrets, key=len, reverse=True)
+        cached = _done.get(out)
+        if cached is not None:
+            return cached
+        known = list(_known)
+    original = out
     for secret in known:
         if secret in out:
             out = out.replace(secret, MASK)
     for pattern, replacement in _PATTERNS:
         out = pattern.sub(replacement, out)
+    with _lock:
+        # (A secret registered meanwhile: the answer may be stale, not kept. Long texts: not kept.)
+        if len(known) == len(_known) and len(original) <= _DONE_LONGEST:
+            if len(_done) >= _DONE_MAX:
+                _done.clear()
+            _done[original] = out
     return out
 
 

@@ -298,5 +298,5 @@ async def test_the_billing_cycle_cannot_change_under_the_invoices(env: Env, tmp_
     await env.apply(tenant("bistro", "pro", billing={"country": "FR", "cycle": "Yearly"}))
     biller.clock.now += timedelta(days=400)
     report = await biller.run()
-    assert "spec.billing.cycle is Yearly but its invoices were Monthly" in report.failed["bistro"]
+    assert "spec.billing.cycle is Yearly but its invoices in the cluster follow Monthly" in report.failed["bistro"]
     assert not [name for name in report.invoices if name.startswith("bistro-")]

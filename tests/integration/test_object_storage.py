@@ -260,7 +260,7 @@ def test_configuration_problems_name_the_key() -> None:
     unknown = registry.problems("objectStorage", {"provider": "s3", "bucket": "invoices", "bukcet": "x"})
     assert len(unknown) == 1 and unknown[0].startswith("objectStorage.bukcet: unknown key")
     missing = registry.problems("objectStorage", {"provider": "s3", "region": "eu-west-3"})
-    assert missing == ["objectStorage: 'bucket' is a required property"]
+    assert missing == ["objectStorage.bucket: required by provider 's3' and missing; set it"]
     lock = registry.problems("objectStorage", {"provider": "s3", "bucket": "invoices", "objectLock": {"mode": "x"}})
     assert len(lock) == 1 and lock[0].startswith("objectStorage.objectLock.mode:")
     endpoint = registry.problems("objectStorage", {"provider": "s3", "bucket": "invoices", "endpoint": "minio:9000"})

@@ -151,7 +151,9 @@ async def test_prometheus_down_fails_loudly_and_reading_works_again_after_a_rest
 
 
 def test_configuration_problems_name_the_key() -> None:
-    assert problems("metricsSource", {"provider": "prometheus"}) == ["metricsSource: 'url' is a required property"]
+    assert problems("metricsSource", {"provider": "prometheus"}) == [
+        "metricsSource.url: required by provider 'prometheus' and missing; set it"
+    ]
     assert problems("metricsSource", {"provider": "prometheus", "url": "http://p:9090"}) == []
     found = problems(
         "metricsSource",
@@ -177,7 +179,9 @@ def test_configuration_problems_name_the_key() -> None:
     ):
         assert key in keys, found
     assert any(line.startswith("metricsSource.timout: unknown key") for line in found)
-    assert problems("metricsSource", {"provider": "file"}) == ["metricsSource: 'path' is a required property"]
+    assert problems("metricsSource", {"provider": "file"}) == [
+        "metricsSource.path: required by provider 'file' and missing; set it"
+    ]
     assert problems("metricsSource", {"provider": "graphite"})[0].startswith(
         "metricsSource.provider: unknown provider 'graphite'; available: file, prometheus"
     )

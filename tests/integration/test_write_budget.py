@@ -43,7 +43,7 @@ async def test_a_new_tenant_costs_one_write_per_child_and_two_more_and_an_event(
             seen[_what(method, path, body)] += 1
         return await real(method, path, body, *args, **kwargs)
 
-    client.request = counted  # type: ignore[method-assign]
+    client.request = counted
     for name in NAMES:
         await env.apply(tenant(name))
     for name in NAMES:

@@ -64,7 +64,7 @@ def test_the_issues_configuration_shape_is_accepted_as_is_and_typos_are_named() 
     wrong = {**section, "servers": [{**section["servers"][0], "adminSecrett": {}}]}
     assert any("database.servers.0.adminSecrett: unknown key" in p for p in problems("database", wrong))
     assert problems("database", {"provider": "postgresql", "servers": [{"name": "x"}]}) == [
-        "database.servers.0: 'adminSecret' is a required property"
+        "database.servers.0.adminSecret: required by provider 'postgresql' and missing; set it"
     ]
 
 

@@ -53,3 +53,13 @@ async def test_queue_delayed_adds_keep_the_earliest() -> None:
     assert await asyncio.wait_for(queue.get(), 1) == "x"
     queue.done("x")
     queue.close()
+
+
+def test_recent_lets_go_once_the_watch_delivered_as_new() -> None:
+    recent = Recent()
+    recent.remember("k", {"metadata": {"resourceVersion": "10", "managedFields": [{}]}, "value": 1})
+    assert "managedFields" not in recent.pick("k", None)["metadata"]  # not kept
+    recent.caught_up("k", obj("9"))
+    assert recent.pick("k", obj("9"))["value"] == 1  # the watch lags: still ours
+    recent.caught_up("k", obj("10"))
+    assert recent.pick("k", None) is None  # delivered: the index holds it, nothing kept here

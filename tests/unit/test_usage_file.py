@@ -99,7 +99,9 @@ async def test_a_misshapen_file_names_the_path_and_key(tmp_path: Path, text: str
 
 
 def test_configuration_problems_name_the_key() -> None:
-    assert problems("metricsSource", {"provider": "file"}) == ["metricsSource: 'path' is a required property"]
+    assert problems("metricsSource", {"provider": "file"}) == [
+        "metricsSource.path: required by provider 'file' and missing; set it"
+    ]
     assert problems("metricsSource", {"provider": "file", "path": ""}) == ["metricsSource.path: '' should be non-empty"]
     assert problems("metricsSource", {"provider": "file", "path": "u.yaml", "url": "http://p"}) == [
         "metricsSource.url: unknown key; known keys: provider, path"

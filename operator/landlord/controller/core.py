@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from collections import Counter
 from typing import Any
 
@@ -29,8 +32,10 @@ from ..pipeline import USAGE_KINDS, reseller_shares, tenant_refs
 from ..providers import Providers
 from ..recent import Recent
 from ..redaction import redact
+from ..render.cluster import OPERATOR_NAMESPACE
 from ..render.view import TENANT_LABEL
 from ..workqueue import WorkQueue
+from .lease import ShardLease
 from .tenants import TenantReconciler
 from .usage import reconcile_usage
 
@@ -40,6 +45,7 @@ _UNSET = object()
 ASKS = "landlord.dev/"  # annotations on a Tenant that ask the operator for something
 RESYNC_SETTLE = 0.5  # seconds without listing events before the indexes are checked
 RESYNC_RETRY = 5.0
+USAGE_SETTLE = 0.5  # seconds a usage reconcile waits for more tenant changes of the same plan
 RESYNC_KINDS = (*INDEX_NAMES, *CHILD_KINDS)
 
 
@@ -76,11 +82,18 @@ class Controller:
         self.reconciles = 0
         self.tenants = TenantReconciler(self)
         self.indexed = asyncio.Event()  # kopf has listed every index once
+        self.shard = config.shard
+        self.lease: ShardLease | None = None  # with several replicas: acting only while holding it
         self._relisted = asyncio.Event()  # kopf listed a kind again: check the indexes
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
+        if not self.shard.whole:
+            namespace = os.environ.get("LANDLORD_NAMESPACE") or OPERATOR_NAMESPACE
+            identity = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+            self.lease = ShardLease(self.client, namespace, self.shard, identity, self.config.lease_duration)
+            self._tasks.append(asyncio.create_task(self.lease.run(), name="landlord-shard-lease"))
         for number in range(self.config.workers):
             self._tasks.append(asyncio.create_task(self._worker(), name=f"landlord-worker-{number}"))
         self._tasks.append(asyncio.create_task(self._drift(), name="landlord-drift"))
@@ -116,6 +129,8 @@ class Controller:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.lease is not None:
+            await self.lease.release()  # the next replica of this shard starts at once
         await self.providers.close()
 
     async def _drift(self) -> None:
@@ -124,7 +139,8 @@ class Controller:
         while True:
             await asyncio.sleep(self.config.drift_interval)
             for name in self.inventory.names("Tenant"):
-                self.queue.add(("Tenant", name))
+                if self.shard.owns(name):
+                    self.queue.add(("Tenant", name))
 
     async def _ready_when_empty(self) -> None:
         """With nothing to list, kopf calls no handler, so nothing says the indexes are ready: when
@@ -208,6 +224,8 @@ class Controller:
         while True:
             key: Any = await self.queue.get()
             try:
+                if self.lease is not None:
+                    await self.lease.held.wait()  # another replica acts for the shard meanwhile
                 delay = await self.process(key)
                 self.failures.pop(key, None)
                 if delay is not None:
@@ -225,6 +243,8 @@ class Controller:
     async def process(self, key: Any) -> float | None:
         kind, name = key
         assert isinstance(kind, str) and isinstance(name, str)
+        if not (self.shard.owns(name) if kind == "Tenant" else self.shard.catalogue):
+            return None  # another replica's tenant (or the catalogue, which shard 0 keeps)
         self.reconciles += 1
         result = "error"
         try:
@@ -310,12 +330,19 @@ class Controller:
         self._shares.clear()
         for ref in old_refs | new_refs:
             if ref[0] in USAGE_KINDS:
-                self.queue.add(ref)  # usage counts of the plan, add-ons and reseller
+                # Usage counts of the plan, add-ons and reseller: each a pass over all their tenants,
+                # so once for the tenants that change together (a listing), not once per tenant.
+                self.queue.add_after(ref, USAGE_SETTLE)
             if ref[0] in ("Reseller", "Host", "Domain") and not first_sight:
                 # A change or deletion can free allocation or a host for the tenants after it.
                 for sibling in self.inventory.referencing(*ref):
                     if sibling != name:
                         self.queue.add(("Tenant", sibling))
+
+    def catalog_listed(self, kind: str, name: str) -> None:
+        """A Plan, AddOn or Reseller as kopf lists it at start, unchanged since the start-up list:
+        its usage is looked at; its tenants are not queued for it (their own listing events do)."""
+        self.queue.add((kind, name))
 
     def catalog_changed(self, kind: str, name: str) -> None:
         self._shares.clear()

@@ -156,7 +156,8 @@ async def credit(
         invoice = await client.get("Invoice", invoice_name)
         if invoice is None:
             raise CommandError(
-                f"no Invoice {invoice_name!r} in the cluster; an archived invoice is settled and cannot be credited"
+                f"no Invoice {invoice_name!r} in the cluster; `kubectl get invoices` lists them (an archived "
+                "invoice is settled and cannot be credited)"
             )
         spec = invoice["spec"]
         currency = str(spec["currency"])

@@ -73,10 +73,16 @@ class RunReport:
     statuses: int = 0  # invoice statuses moved
     archived: list[str] = field(default_factory=list)
     queries: int = 0  # usage queries made
+    tenants: int = 0  # tenants looked at
+    missing: int = 0  # closed periods without an invoice (written, failed or with nothing to charge)
 
     def summary(self) -> str:
         totals = ", ".join(f"{amount} {currency}" for currency, amount in sorted(self.amounts.items())) or "nothing"
+        why = ""
+        if self.tenants and not self.missing:
+            why = " (no closed period without its invoice: a period is invoiced once it is over)"
         return (
+            f"{self.tenants} tenant(s), {self.missing} closed period(s) to invoice{why}; "
             f"{len(self.invoices)} invoice(s) written ({totals}), {len(self.failed)} tenant(s) failed, "
             f"{self.skipped} period(s) with nothing to charge, {self.statuses} status change(s), "
             f"{len(self.archived)} archived, {self.queries} usage quer(ies)"
@@ -165,17 +171,23 @@ class Biller:
         existing = {(inv.get("metadata") or {}).get("name") for inv in invoices}
 
         cycles: dict[str, set[str]] = defaultdict(set)  # tenant -> the cycles its invoices in the cluster follow
+        invoiced: dict[str, set[str]] = defaultdict(set)
         for inv in invoices:
             label = str((inv.get("spec") or {}).get("period") or "")
-            cycles[str((inv.get("spec") or {}).get("tenant"))].add("Yearly" if len(label) == 4 else "Monthly")
+            owner = str((inv.get("spec") or {}).get("tenant"))
+            cycles[owner].add("Yearly" if len(label) == 4 else "Monthly")
+            invoiced[owner].add(str(inv["metadata"]["name"]))
         due: list[tuple[dict[str, Any], Period]] = []
         for tenant in tenants:
             name = str(tenant["metadata"]["name"])
             cycle = str(((tenant.get("spec") or {}).get("billing") or {}).get("cycle") or "Monthly")
             if cycles.get(name, {cycle}) != {cycle}:
                 problem = (
-                    f"spec.billing.cycle is {cycle} but its invoices were {'/'.join(sorted(cycles[name]))}: "
-                    "changing the cycle would bill months already paid for in a year, or miss some; set it back"
+                    f"spec.billing.cycle is {cycle} but its invoices in the cluster follow "
+                    f"{'/'.join(sorted(cycles[name]))} ({', '.join(sorted(invoiced[name])[:5])}): invoicing on "
+                    "another cycle would bill days already invoiced, or miss some (a tenant deleted and created "
+                    "again under the same name on another cycle?); set the cycle back, or settle and archive "
+                    "those invoices first"
                 )
                 report.failed[name] = problem
                 await self._event("Warning", "InvoiceFailed", problem, tenant)
@@ -187,6 +199,7 @@ class Biller:
         archived = await self._archived(months) if missing else set()
         missing = [(t, p) for t, p in missing if invoice_name(t["metadata"]["name"], p.label) not in archived]
 
+        report.tenants, report.missing = len(tenants), len(missing)
         windows = {(p.label, _midnight(p.start), _midnight(p.end)) for _, p in missing}
         usage = await self._usage(windows, report) if missing else {}
         for tenant, period in missing:

@@ -154,7 +154,10 @@ def _login() -> kopf.ConnectionInfo:
     kwargs: dict[str, Any] = {"logger": logger, "settings": kopf.OperatorSettings()}
     info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
     if info is None:
-        raise RuntimeError("no cluster credentials: no service account and no kubeconfig")
+        raise RuntimeError(
+            "no cluster credentials: not in a pod with a service account, and no kubeconfig "
+            "(--kubeconfig, $KUBECONFIG or ~/.kube/config)"
+        )
     return info
 
 

@@ -68,7 +68,11 @@ def problems(capability: str, section: Mapping[str, Any] | None) -> list[str]:
     for error in sorted(jsonschema.Draft202012Validator(schema).iter_errors(body), key=lambda e: list(e.path)):
         path = ".".join(str(p) for p in error.path)
         key = f"{capability}.{path}" if path else capability
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        if error.validator == "required" and isinstance(error.instance, dict):
+            for missing in error.validator_value:
+                if missing not in error.instance:
+                    out.append(f"{key}.{missing}: required by provider {name!r} and missing; set it")
+        elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
             allowed = error.schema.get("properties", {})
             known = ", ".join(["provider", *sorted(allowed)]) if not path else ", ".join(sorted(allowed))
             for extra in sorted(k for k in error.instance if k not in allowed):
