@@ -4,13 +4,19 @@ status by shard 0 alone, and a shard whose replica stops is taken over by the ne
 from __future__ import annotations
 
 import asyncio
+import functools
+from pathlib import Path
 from typing import Any
+
+import aiohttp
+import yaml
 
 from landlord.runner import OperatorThread
 from landlord.sharding import Shard
 from tests.helpers import eventually
 from tests.integration import conftest
-from tests.integration.conftest import Env
+from tests.integration.conftest import REAL, Env
+from tests.integration.test_faults import Operator, _free_port
 from tests.integration.test_tenancy import plan, tenant
 
 NAMES = [f"s{n:02d}" for n in range(12)]
@@ -86,3 +92,60 @@ async def test_a_standby_acts_only_after_the_holder_stops(env: Env) -> None:
     finally:
         for operator in (holder, standby):
             await asyncio.to_thread(operator.stop)
+
+
+async def _tenants_in_metrics(url: str) -> set[str]:
+    try:
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            text = await response.text()
+    except aiohttp.ClientError:
+        return set()
+    return {
+        line.split('tenant="', 1)[1].split('"', 1)[0]
+        for line in text.splitlines()
+        if line.startswith("landlord_tenant_info{")
+    }
+
+
+async def test_two_operator_processes_and_a_killed_one_replaced(env: Env, tmp_path: Path) -> None:
+    """`landlord run` as processes, as in pods: two shards, one SIGKILLed (no release: its Lease
+    expires) and started again, which takes its tenants over."""
+    kubeconfig = Path(REAL) if REAL else env.devcluster.write_kubeconfig(tmp_path / "kubeconfig")
+    await env.apply(plan())
+    operators: dict[str, Operator] = {}
+    for shard in ("0/2", "1/2"):
+        port = _free_port()
+        config = tmp_path / f"config-{shard.replace('/', '-')}.yaml"
+        config.write_text(yaml.safe_dump({"metrics": {"port": port}, "sharding": {"shard": shard, "leaseDuration": 3}}))
+        operator = Operator(kubeconfig, config, tmp_path / f"operator-{shard.replace('/', '-')}.log")
+        operator.metrics = f"http://127.0.0.1:{port}/metrics"
+        operators[shard] = operator
+    try:
+        for operator in operators.values():
+            await operator.start()
+        names = [f"p{n:02d}" for n in range(8)]
+        for name in names:
+            await env.apply(tenant(name))
+        for name in names:
+            await env.wait_phase(name, "Active", timeout=60)
+        mine = {s: {n for n in names if Shard.parse(s).owns(n)} for s in operators}
+        assert all(mine.values())
+        for shard, operator in operators.items():
+            await eventually(functools.partial(_has, operator.metrics, mine[shard]), timeout=20)
+
+        await operators["1/2"].kill()  # SIGKILL: its Lease is left to expire
+        late = next(n for n in (f"late{k}" for k in range(60)) if Shard(1, 2).owns(n))
+        await env.apply(tenant(late))
+        await asyncio.sleep(2)
+        assert await env.tenant_phase(late) is None  # nobody acts for shard 1 now
+        await operators["1/2"].start()  # the replacement: takes the Lease once it expired
+        await env.wait_phase(late, "Active", timeout=30)
+        await eventually(lambda: _has(operators["1/2"].metrics, mine["1/2"] | {late}), timeout=20)
+        assert late not in await _tenants_in_metrics(operators["0/2"].metrics)
+    finally:
+        for operator in operators.values():
+            await operator.stop()
+
+
+async def _has(url: str, expected: set[str]) -> bool:
+    return await _tenants_in_metrics(url) == expected

@@ -12,6 +12,7 @@ Lease, so that its successor starts at once rather than after `duration`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -124,10 +125,8 @@ class ShardLease:
             if self.held.is_set() and self.clock() - self._renewed >= 2 * self.duration / 3:
                 logger.error("shard %s: the Lease was not renewed in time; this replica stops acting", self.shard)
                 self.held.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), step)
-            except TimeoutError:
-                pass
 
     async def release(self) -> None:
         """Gives the Lease up (a clean stop): the next replica takes it at once."""
