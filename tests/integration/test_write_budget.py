@@ -29,7 +29,7 @@ def _what(method: str, path: str, body: Any) -> str:
     return f"{method} {resource}{'/' + subresource if subresource else ''}"
 
 
-async def test_a_new_tenant_costs_one_write_per_child_and_two_more_and_an_event(env: Env) -> None:
+async def test_a_new_tenant_costs_one_write_per_child_three_more_and_an_event(env: Env) -> None:
     env.config = conftest.test_config(driftInterval=3600)  # no drift pass: every write is counted here
     await env.apply(plan())
     await env.start_operator()
@@ -53,12 +53,13 @@ async def test_a_new_tenant_costs_one_write_per_child_and_two_more_and_an_event(
     expected = {
         "POST namespaces": 1,  # created, never applied: it must not merge into a namespace that exists
         **{f"PATCH {kind}": n for kind, n in CHILDREN.items() if kind != "namespaces"},
-        "PATCH tenants/metadata": 1,  # the finalizer, with the namespace claim
-        "PATCH tenants/status": 1,  # once, after the children
+        "PATCH tenants/metadata": 1,  # the finalizer
+        "PATCH tenants/status": 2,  # the namespace claim before the namespace (only the operator writes
+        # status: a claim anywhere else could be forged), then once after the children
         "POST events": 1,  # the first transition
     }
     assert per_tenant == expected, per_tenant
-    assert sum(per_tenant.values()) == sum(CHILDREN.values()) + 3
+    assert sum(per_tenant.values()) == sum(CHILDREN.values()) + 4
 
     # Nothing to do: every tenant reconciled again, not one write.
     seen.clear()

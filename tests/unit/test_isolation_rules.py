@@ -15,7 +15,6 @@ from landlord.components import Observation
 from landlord.components.namespace import (
     ADOPT_ANNOTATION,
     CLAIM_ANNOTATION,
-    CLAIM_DIGEST_ANNOTATION,
     ORPHANED_LABEL,
     TENANT_UID_ANNOTATION,
     claim_digest,
@@ -244,12 +243,11 @@ def test_only_the_namespace_landlord_made_for_this_tenant_is_its() -> None:
     made = namespace("ns-3", OURS, {CLAIM_ANNOTATION: "secret-token"})
     assert ownership(owner(namespaceClaim=claim_digest("secret-token")), made) == "claimed"
     assert ownership(owner(namespaceClaim=claim_digest("other")), made) is None
-    # The claim that went onto the Tenant with its finalizer counts while no uid is recorded only.
-    early = owner()
-    early["metadata"]["annotations"] = {CLAIM_DIGEST_ANNOTATION: claim_digest("secret-token")}
-    assert ownership(early, made) == "claimed"
-    early["status"] = {"namespaceUID": "ns-1"}
-    assert ownership(early, made) is None
+    # A claim digest anywhere the Tenant's author can write (an annotation) proves nothing: with a
+    # namespace made in advance carrying the token, it would hand that namespace to the tenant.
+    forged_claim = owner()
+    forged_claim["metadata"]["annotations"] = {"landlord.dev/namespace-claim": claim_digest("secret-token")}
+    assert ownership(forged_claim, made) is None
     # An administrator's explicit gift names this Tenant object by uid.
     assert ownership(owner(), namespace("ns-4", None, {ADOPT_ANNOTATION: "tenant-1"})) == "adopted"
     assert ownership(owner(), namespace("ns-4", None, {ADOPT_ANNOTATION: "tenant-0"})) is None

@@ -70,7 +70,6 @@ class Context:
     blocked: dict[str, str] = field(default_factory=dict)  # component -> why it could not act
     keep: set[ObjectKey] = field(default_factory=set)  # children made outside rendering: not pruned
     notes: dict[str, Any] = field(default_factory=dict)  # component -> what its act() observed
-    claim: str | None = None  # the namespace claim token whose digest this reconcile put on the Tenant
 
     @property
     def status(self) -> dict[str, Any]:

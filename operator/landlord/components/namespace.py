@@ -6,15 +6,15 @@ Tenant's uid is readable by anyone who can read Tenants), so ownership is decide
 - Landlord creates the namespace itself, with a create (POST) that fails when the name is
   taken, never with an apply that would merge into what exists, and records its uid in
   `status.namespaceUID`. That namespace, and no other, is the tenant's.
-- Intent before effect: before the create, the SHA-256 of a random one-time token goes onto the
-  Tenant (annotation `landlord.dev/namespace-claim`, in the write that adds the finalizer, so a
-  new tenant costs no write of its own for it; or `status.namespaceClaim` when the namespace
-  has to be made again later), and the token onto the namespace (annotation `landlord.dev/claim`).
+- Intent before effect: before the create, the SHA-256 of a random one-time token goes to
+  `status.namespaceClaim`, and the token onto the namespace (annotation `landlord.dev/claim`).
+  The status, not an annotation: whoever writes a Tenant can write its annotations (and its
+  finalizers), and could name a token of a namespace made in advance; only the operator writes
+  the status.
   A kill between the create and the uid's recording is recognised on restart by the token,
   which nobody knew before the namespace existed: a namespace made in advance by someone else
   (copying every label, the Tenant's uid, even the operator's field manager) cannot carry it.
-  Once the uid is recorded the claim is cleared (the status one), or no longer read (the
-  annotation: it counts only while no uid is recorded), so the token, now readable, proves nothing.
+  Once the uid is recorded the claim is cleared, so the token, now readable, proves nothing.
 - A person with rights on namespaces (tenants have none) may give one to a Tenant explicitly:
   annotation `landlord.dev/adopt=<the Tenant's uid>` (a uid names one Tenant object, never a
   later one of the same name).
@@ -42,7 +42,6 @@ from ..render.view import MANAGED_BY, TENANT_LABEL
 from .base import RECHECK_TERMINATING, Component, Context, Observation
 
 CLAIM_ANNOTATION = "landlord.dev/claim"  # the one-time token whose digest is status.namespaceClaim
-CLAIM_DIGEST_ANNOTATION = "landlord.dev/namespace-claim"  # on the Tenant: a claim digest, until a uid is recorded
 TENANT_UID_ANNOTATION = "landlord.dev/tenant-uid"  # for people: the Tenant it was made for
 ADOPT_ANNOTATION = "landlord.dev/adopt"  # set by an administrator: give it to the Tenant of this uid
 ORPHANED_LABEL = "landlord.dev/orphaned"  # kept with its data after its Tenant went (Retain)
@@ -74,12 +73,8 @@ def ownership(tenant: dict[str, Any], namespace: dict[str, Any]) -> str | None:
     recorded, claim = status.get("namespaceUID"), status.get("namespaceClaim")
     if recorded and meta.get("uid") == recorded:
         return RECORDED
-    claims = [str(claim)] if claim else []
-    early = (_meta(tenant).get("annotations") or {}).get(CLAIM_DIGEST_ANNOTATION)
-    if early and not recorded:
-        claims.append(str(early))
     token = annotations.get(CLAIM_ANNOTATION)
-    if isinstance(token, str) and any(secrets.compare_digest(claim_digest(token), c) for c in claims):
+    if claim and isinstance(token, str) and secrets.compare_digest(claim_digest(token), str(claim)):
         return CLAIMED
     tenant_uid = _meta(tenant).get("uid")
     if tenant_uid and annotations.get(ADOPT_ANNOTATION) == tenant_uid:
@@ -202,13 +197,8 @@ class NamespaceComponent(Component):
     async def _create(self, ctx: Context, obj: dict[str, Any]) -> dict[str, Any] | None:
         """Creates the namespace, the claim recorded first; the live namespace when the name was
         taken meanwhile (then it is not ours), None when created."""
-        annotations = _meta(ctx.tenant).get("annotations") or {}
-        early = annotations.get(CLAIM_DIGEST_ANNOTATION)
-        if ctx.claim and early == claim_digest(ctx.claim) and not ctx.status.get("namespaceUID"):
-            token = ctx.claim  # recorded with the finalizer, in this reconcile
-        else:
-            token = secrets.token_urlsafe(24)
-            await ctx.record_status({"namespaceClaim": claim_digest(token)})
+        token = secrets.token_urlsafe(24)
+        await ctx.record_status({"namespaceClaim": claim_digest(token)})
         body = copy.deepcopy(obj)
         annotations = body["metadata"].setdefault("annotations", {})
         annotations[CLAIM_ANNOTATION] = token

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import secrets
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +20,10 @@ from ..components import Context, NamespaceComponent
 from ..components.namespace import (
     ADOPT_ANNOTATION,
     CLAIM_ANNOTATION,
-    CLAIM_DIGEST_ANNOTATION,
     FORMER_TENANT_LABEL,
     ORPHANED_AT_ANNOTATION,
     ORPHANED_LABEL,
     RETAINED_WORKLOADS_ANNOTATION,
-    claim_digest,
     ownership,
 )
 from ..inventory import is_ours
@@ -71,16 +68,11 @@ class TenantReconciler:
         meta = tenant["metadata"]
         if meta.get("deletionTimestamp"):
             return await self._finalize(tenant)
-        claim: str | None = None
         if TENANT_FINALIZER not in (meta.get("finalizers") or []):
             first: dict[str, Any] = {
                 "finalizers": [*(meta.get("finalizers") or []), TENANT_FINALIZER],
                 "resourceVersion": meta["resourceVersion"],
             }
-            if not (tenant.get("status") or {}).get("namespaceUID"):
-                # The namespace's claim goes with the finalizer: one write before the children, not two.
-                claim = secrets.token_urlsafe(24)
-                first["annotations"] = {CLAIM_DIGEST_ANNOTATION: claim_digest(claim)}
             updated = await ctl.client.patch("Tenant", name, {"metadata": first})
             ctl.recent.remember(("Tenant", name), updated)
             tenant["metadata"] = copy.deepcopy(updated["metadata"])
@@ -106,7 +98,6 @@ class TenantReconciler:
         # No "Provisioning" status before the children: the one status write comes after them, with
         # whatever phase they reached (a slow component reports Provisioning there).
         ctx = self._context(tenant, desired, live)
-        ctx.claim = claim
         await self._run_components(ctx, live)
         observed = [Observed(c.condition, c.observe(ctx)) for c in ctl.components]
         new_status = tenant_status(tenant, desired, observed, now)
