@@ -16,6 +16,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -28,18 +29,20 @@ TERM_THEN_KILL: tuple[tuple[signal.Signals, float], ...] = ((signal.SIGTERM, 5.0
 """The signals stop sends, each with the seconds it then waits for the process to end."""
 
 
-class LocalServer:
+class LocalServer(ABC):
     """A server's lifecycle: `with Server() as server:`, or start() and stop().
 
     A started server registers stop() to run at exit: a forgotten stop() (a test that fails
     before it, an interrupted playground) must not leave a server behind.
     """
 
+    @abstractmethod
     def start(self) -> Self:
-        raise NotImplementedError
+        """Starts the server and waits until it answers."""
 
+    @abstractmethod
     def stop(self) -> None:
-        raise NotImplementedError
+        """Stops the server by its own PID."""
 
     def __enter__(self) -> Self:
         return self.start()
