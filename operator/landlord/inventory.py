@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .kinds import CHILD_KINDS
+from .render.network import FORMER_POLICIES, ISOLATION_POLICY
 from .render.view import MANAGED_BY, TENANT_LABEL
 
 __all__ = [
@@ -51,15 +52,8 @@ DUNNING_INDEX = "invoice_dunning_index"
 CHILD_NAMES: dict[str, frozenset[str]] = {
     "ResourceQuota": frozenset({"landlord-quota"}),
     "LimitRange": frozenset({"landlord-defaults"}),
-    "NetworkPolicy": frozenset(
-        {
-            "landlord-default-deny",
-            "landlord-allow-same-namespace",
-            "landlord-allow-ingress-controller",
-            "landlord-allow-dns",
-            "landlord-allow-egress",
-        }
-    ),
+    # The former names stay indexed so that an upgrade prunes them.
+    "NetworkPolicy": frozenset({ISOLATION_POLICY, *FORMER_POLICIES}),
     "RoleBinding": frozenset({"landlord-owners"}),
     "ConfigMap": frozenset({"landlord-entitlements"}),
     "Secret": frozenset({"landlord-database"}),  # the database component's credentials

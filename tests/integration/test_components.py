@@ -39,9 +39,9 @@ async def test_child_deleted_by_hand_shows_in_its_condition_until_it_is_back(env
     await env.wait_phase("hand", "Active")
     # Someone deletes a NetworkPolicy that a foreign finalizer holds: it stays, terminating.
     await env.client.patch(
-        "NetworkPolicy", "landlord-default-deny", {"metadata": {"finalizers": ["example.com/hold"]}}, "t-hand"
+        "NetworkPolicy", "landlord-isolation", {"metadata": {"finalizers": ["example.com/hold"]}}, "t-hand"
     )
-    await env.client.delete("NetworkPolicy", "landlord-default-deny", "t-hand")
+    await env.client.delete("NetworkPolicy", "landlord-isolation", "t-hand")
 
     async def network_false() -> dict[str, Any] | None:
         obj = await env.get("Tenant", "hand")
@@ -51,18 +51,18 @@ async def test_child_deleted_by_hand_shows_in_its_condition_until_it_is_back(env
     obj = await eventually(network_false, timeout=10)
     cond = conditions(obj)["NetworkReady"]
     assert cond["reason"] == "Terminating"
-    assert "landlord-default-deny" in cond["message"] and "example.com/hold" in cond["message"]
+    assert "landlord-isolation" in cond["message"] and "example.com/hold" in cond["message"]
     assert conditions(obj)["Ready"]["status"] == "False"
     assert conditions(obj)["Ready"]["reason"] == "NetworkNotReady"
     assert obj["status"]["phase"] == "Active"  # nothing a person must fix: not Failed
     assert conditions(obj)["QuotaReady"]["status"] == "True"
     # The finalizer goes: the policy is gone, created again, and the condition recovers.
-    await env.client.patch("NetworkPolicy", "landlord-default-deny", {"metadata": {"finalizers": None}}, "t-hand")
+    await env.client.patch("NetworkPolicy", "landlord-isolation", {"metadata": {"finalizers": None}}, "t-hand")
 
     async def recovered() -> dict[str, Any] | None:
         obj = await env.get("Tenant", "hand")
         ok = all(c["status"] == "True" for c in conditions(obj).values())
-        live = await env.get("NetworkPolicy", "landlord-default-deny", "t-hand")
+        live = await env.get("NetworkPolicy", "landlord-isolation", "t-hand")
         return obj if ok and live is not None and not live["metadata"].get("deletionTimestamp") else None
 
     await eventually(recovered, timeout=10)
@@ -115,9 +115,9 @@ async def test_a_child_held_terminating_costs_no_writes(env: Env) -> None:
     await env.apply(tenant("held"))
     await env.wait_phase("held", "Active")
     await env.client.patch(
-        "NetworkPolicy", "landlord-default-deny", {"metadata": {"finalizers": ["example.com/hold"]}}, "t-held"
+        "NetworkPolicy", "landlord-isolation", {"metadata": {"finalizers": ["example.com/hold"]}}, "t-held"
     )
-    await env.client.delete("NetworkPolicy", "landlord-default-deny", "t-held")
+    await env.client.delete("NetworkPolicy", "landlord-isolation", "t-held")
 
     async def reported() -> bool:
         cond = conditions(await env.get("Tenant", "held")).get("NetworkReady") or {}
@@ -283,21 +283,21 @@ async def test_fields_added_by_someone_else_to_an_isolating_policy_are_removed(e
     await start(env)
     await env.apply(tenant("iso"))
     await env.wait_phase("iso", "Active")
-    # Another field manager opens the default-deny policy and narrows it to nothing.
+    # Another field manager opens the isolating policy and narrows it to nothing.
     await env.client.patch(
         "NetworkPolicy",
-        "landlord-default-deny",
+        "landlord-isolation",
         {"spec": {"ingress": [{}], "egress": [{}], "podSelector": {"matchLabels": {"nothing": "x"}}}},
         "t-iso",
     )
     await env.client.patch("ConfigMap", "landlord-entitlements", {"data": {"extra": "feature-flag"}}, "t-iso")
 
     async def closed() -> bool:
-        policy = await env.get("NetworkPolicy", "landlord-default-deny", "t-iso")
+        policy = await env.get("NetworkPolicy", "landlord-isolation", "t-iso")
         entitlements = await env.get("ConfigMap", "landlord-entitlements", "t-iso")
         return (
-            "ingress" not in policy["spec"]
-            and "egress" not in policy["spec"]
+            {} not in policy["spec"]["ingress"]
+            and {} not in policy["spec"]["egress"]
             and policy["spec"]["podSelector"] == {}
             and "extra" not in entitlements["data"]
         )

@@ -159,7 +159,7 @@ async def _outage(devcluster: DevCluster, client: KubeClient, name: str) -> None
     history forgotten past that deletion: resuming answers 410 Gone, and the deletion is
     never sent as an event; only a fresh list shows it."""
     devcluster.drop_watches()
-    await client.delete("NetworkPolicy", "landlord-default-deny", f"t-{name}")
+    await client.delete("NetworkPolicy", "landlord-isolation", f"t-{name}")
     devcluster.drop_watches()
 
 
@@ -216,7 +216,7 @@ async def test_converges_after_kills_while_provisioning_and_flapping(
     victim = names[-1]
     await _outage(devcluster, client, victim)
     await eventually(
-        lambda: client.get("NetworkPolicy", "landlord-default-deny", f"t-{victim}"), timeout=15, interval=0.2
+        lambda: client.get("NetworkPolicy", "landlord-isolation", f"t-{victim}"), timeout=15, interval=0.2
     )
     await eventually(lambda: _settled(devcluster, client, suspended), timeout=120, interval=1)
 

@@ -164,9 +164,9 @@ async def test_the_owner_runs_its_application(env: Env, owner: KubeClient) -> No
 
 
 async def test_rbac_keeps_the_owner_off_what_isolates_it(env: Env, owner: KubeClient) -> None:
-    assert by_rbac(await refused(owner.delete("NetworkPolicy", "landlord-default-deny", NS)))
+    assert by_rbac(await refused(owner.delete("NetworkPolicy", "landlord-isolation", NS)))
     assert by_rbac(
-        await refused(owner.patch("NetworkPolicy", "landlord-default-deny", {"spec": {"ingress": [{}]}}, NS))
+        await refused(owner.patch("NetworkPolicy", "landlord-isolation", {"spec": {"ingress": [{}]}}, NS))
     )
     allow_all = {
         "apiVersion": "networking.k8s.io/v1",
@@ -185,8 +185,8 @@ async def test_rbac_keeps_the_owner_off_what_isolates_it(env: Env, owner: KubeCl
     # Binding a role with rights the owner does not hold is an escalation RBAC refuses.
     assert by_escalation_check(await refused(owner.create(binding("takeover", "cluster-admin"))))
     assert by_escalation_check(await refused(owner.create(binding("admin", "admin"))))
-    policy = await env.get("NetworkPolicy", "landlord-default-deny", NS)
-    assert policy is not None and "ingress" not in policy["spec"]
+    policy = await env.get("NetworkPolicy", "landlord-isolation", NS)
+    assert policy is not None and {} not in policy["spec"]["ingress"]
 
 
 async def test_admission_keeps_the_owner_off_what_landlord_manages(env: Env, owner: KubeClient) -> None:
@@ -210,16 +210,16 @@ async def test_only_the_operators_identity_writes_managed_objects_even_for_clust
 ) -> None:
     admin = acting_as(env, "platform-admin@example.com", "system:masters")
     try:
-        error = await refused(admin.delete("NetworkPolicy", "landlord-default-deny", NS))
+        error = await refused(admin.delete("NetworkPolicy", "landlord-isolation", NS))
         assert by_policy(error, MANAGED_POLICY)
     finally:
         await admin.close()
     # The operator's identity (the test client here, named in landlord-system/landlord-admission) may;
     # the operator puts it back.
-    await env.client.delete("NetworkPolicy", "landlord-default-deny", NS)
+    await env.client.delete("NetworkPolicy", "landlord-isolation", NS)
 
     async def back() -> bool:
-        return await env.get("NetworkPolicy", "landlord-default-deny", NS) is not None
+        return await env.get("NetworkPolicy", "landlord-isolation", NS) is not None
 
     await eventually(back, timeout=30)
 

@@ -14,10 +14,7 @@ CHILDREN = [
     ("Namespace", "t-{name}", None),
     ("ResourceQuota", "landlord-quota", "t-{name}"),
     ("LimitRange", "landlord-defaults", "t-{name}"),
-    ("NetworkPolicy", "landlord-default-deny", "t-{name}"),
-    ("NetworkPolicy", "landlord-allow-same-namespace", "t-{name}"),
-    ("NetworkPolicy", "landlord-allow-ingress-controller", "t-{name}"),
-    ("NetworkPolicy", "landlord-allow-dns", "t-{name}"),
+    ("NetworkPolicy", "landlord-isolation", "t-{name}"),
     ("RoleBinding", "landlord-owners", "t-{name}"),
     ("ConfigMap", "landlord-entitlements", "t-{name}"),
 ]
@@ -380,13 +377,13 @@ async def test_drift_is_repaired(env: Env) -> None:
     await env.wait_phase("drift", "Active")
     await env.client.delete("ResourceQuota", "landlord-quota", "t-drift")
     await env.client.patch("ConfigMap", "landlord-entitlements", {"data": {"plan": "hacked"}}, "t-drift")
-    await env.client.delete("NetworkPolicy", "landlord-default-deny", "t-drift")
+    await env.client.delete("NetworkPolicy", "landlord-isolation", "t-drift")
 
     async def repaired() -> bool:
         cm = await env.get("ConfigMap", "landlord-entitlements", "t-drift")
         return (
             await env.get("ResourceQuota", "landlord-quota", "t-drift") is not None
-            and await env.get("NetworkPolicy", "landlord-default-deny", "t-drift") is not None
+            and await env.get("NetworkPolicy", "landlord-isolation", "t-drift") is not None
             and cm["data"]["plan"] == "basic"
         )
 

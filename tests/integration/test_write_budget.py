@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from tests.helpers import eventually
 from tests.integration import conftest
 from tests.integration.conftest import Env
 from tests.integration.test_tenancy import plan, tenant
 
-CHILDREN = {"namespaces": 1, "resourcequotas": 1, "limitranges": 1, "networkpolicies": 4, "rolebindings": 1,
+CHILDREN = {"namespaces": 1, "resourcequotas": 1, "limitranges": 1, "networkpolicies": 1, "rolebindings": 1,
             "configmaps": 1}  # fmt: skip
 NAMES = [f"budget-{n}" for n in range(5)]
 
@@ -69,3 +70,45 @@ async def test_a_new_tenant_costs_one_write_per_child_three_more_and_an_event(en
     await env.quiet()
     assert env.controller.reconciles >= reconciles + len(NAMES)
     assert not seen, seen
+
+
+FORMER = {  # what Landlord rendered before one policy held every rule
+    "landlord-default-deny": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+    "landlord-allow-same-namespace": {
+        "podSelector": {},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [{"from": [{"podSelector": {}}]}],
+        "egress": [{"to": [{"podSelector": {}}]}],
+    },
+    "landlord-allow-ingress-controller": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": []}]},
+    "landlord-allow-dns": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": []}]},
+}
+
+
+async def test_an_upgrade_replaces_the_four_former_policies_by_one(env: Env) -> None:
+    """Tenants provisioned by an earlier Landlord hold four policies: the operator prunes them once the
+    one policy that means the same is in place, and a tenant's own policy is left alone."""
+    await env.apply(plan())
+    await env.start_operator()
+    await env.apply(tenant("upgraded"))
+    await env.wait_phase("upgraded", "Active")
+    await env.stop_operator()
+    namespace = "t-upgraded"
+    labels = {"landlord.dev/tenant": "upgraded", "app.kubernetes.io/managed-by": "landlord"}
+    for name, spec in FORMER.items():
+        meta = {"name": name, "namespace": namespace, "labels": labels}
+        await env.client.create({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta,
+                                 "spec": spec})  # fmt: skip
+    own = {"name": "allow-metrics", "namespace": namespace}
+    await env.client.create(
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": own, "spec": {"podSelector": {}}}
+    )
+    await env.start_operator()
+
+    async def upgraded() -> bool:
+        names = {p["metadata"]["name"] for p in await env.client.list("NetworkPolicy", namespace)}
+        return names == {"landlord-isolation", "allow-metrics"}
+
+    await eventually(upgraded, timeout=15)
+    await env.quiet()
+    assert await upgraded()

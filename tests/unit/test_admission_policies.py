@@ -188,13 +188,13 @@ def test_every_expression_compiles() -> None:
 
 
 # -- (a) Landlord-managed objects --------------------------------------------------------------
-POLICY_NP = obj("NetworkPolicy", "landlord-default-deny", LANDLORD_LABELS, spec={"podSelector": {}})
+POLICY_NP = obj("NetworkPolicy", "landlord-isolation", LANDLORD_LABELS, spec={"podSelector": {}})
 
 
 def test_the_owner_cannot_delete_or_change_a_managed_object() -> None:
-    deleted = denials(MANAGED_POLICY, request("DELETE", "NetworkPolicy", "landlord-default-deny"), None, POLICY_NP)
+    deleted = denials(MANAGED_POLICY, request("DELETE", "NetworkPolicy", "landlord-isolation"), None, POLICY_NP)
     assert deleted == [
-        "NetworkPolicy t-acme/landlord-default-deny is managed by Landlord (labels "
+        "NetworkPolicy t-acme/landlord-isolation is managed by Landlord (labels "
         "app.kubernetes.io/managed-by=landlord, landlord.dev/tenant): only the operator may create, change or "
         "delete it, or set those labels; change the Tenant or its Plan instead (for an object of your own, "
         "leave those labels out)"
@@ -207,8 +207,8 @@ def test_the_owner_cannot_delete_or_change_a_managed_object() -> None:
 
 
 def test_removing_the_labels_does_not_free_the_object() -> None:
-    unlabelled = obj("NetworkPolicy", "landlord-default-deny", {}, spec={"podSelector": {}})
-    req = request("UPDATE", "NetworkPolicy", "landlord-default-deny")
+    unlabelled = obj("NetworkPolicy", "landlord-isolation", {}, spec={"podSelector": {}})
+    req = request("UPDATE", "NetworkPolicy", "landlord-isolation")
     assert denials(MANAGED_POLICY, req, unlabelled, POLICY_NP)
     assert selected(MANAGED_POLICY, unlabelled, POLICY_NP, TENANT_NS), "the binding selects by the old labels too"
 
@@ -237,24 +237,24 @@ def test_the_owners_own_objects_are_not_landlords(labels: dict[str, str] | None)
 
 def test_the_operator_and_the_namespace_cleanup_may_write_managed_objects() -> None:
     for user, groups in [(OPERATOR, ()), ("second-operator", ()), ("someone", ("landlord:break-glass",))]:
-        req = request("DELETE", "NetworkPolicy", "landlord-default-deny", user=user, groups=groups)
+        req = request("DELETE", "NetworkPolicy", "landlord-isolation", user=user, groups=groups)
         assert denials(MANAGED_POLICY, req, None, POLICY_NP) == [], user
     for controller in [
         "system:serviceaccount:kube-system:namespace-controller",
         "system:serviceaccount:kube-system:generic-garbage-collector",
     ]:
-        req = request("DELETE", "NetworkPolicy", "landlord-default-deny", user=controller)
+        req = request("DELETE", "NetworkPolicy", "landlord-isolation", user=controller)
         assert denials(MANAGED_POLICY, req, None, POLICY_NP) == []
     going = {**TENANT_NS, "metadata": {**TENANT_NS["metadata"], "deletionTimestamp": "2026-03-01T00:00:00Z"}}
-    delete = request("DELETE", "NetworkPolicy", "landlord-default-deny")
+    delete = request("DELETE", "NetworkPolicy", "landlord-isolation")
     assert denials(MANAGED_POLICY, delete, None, POLICY_NP, namespace=going) == []
-    update = request("UPDATE", "NetworkPolicy", "landlord-default-deny")
+    update = request("UPDATE", "NetworkPolicy", "landlord-isolation")
     assert denials(MANAGED_POLICY, update, POLICY_NP, POLICY_NP, namespace=going), "only deletions, while it goes"
 
 
 def test_without_parameters_nobody_is_the_operator() -> None:
     empty = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": ADMISSION_PARAMS}}
-    req = request("DELETE", "NetworkPolicy", "landlord-default-deny", user=OPERATOR)
+    req = request("DELETE", "NetworkPolicy", "landlord-isolation", user=OPERATOR)
     assert denials(MANAGED_POLICY, req, None, POLICY_NP, params=empty)
     assert denials(MANAGED_POLICY, req, None, POLICY_NP, params=admission_params(["", " "]))
 

@@ -141,14 +141,36 @@ def test_the_operator_configuration_sets_the_defaults_and_the_limit_range_reques
 
 
 # -- Network --------------------------------------------------------------------------------------
-def egress_blocks(state: Desired, name: str) -> list[dict[str, Any]]:
-    policy = child(state, "NetworkPolicy", name)
-    return [peer["ipBlock"] for rule in policy["spec"]["egress"] for peer in rule["to"] if "ipBlock" in peer]
+def egress_blocks(state: Desired) -> list[dict[str, Any]]:
+    """The ipBlocks of the egress rule for any port (the DNS rule names its ports)."""
+    policy = child(state, "NetworkPolicy", "landlord-isolation")
+    return [
+        peer["ipBlock"]
+        for rule in policy["spec"]["egress"]
+        if "ports" not in rule
+        for peer in rule["to"]
+        if "ipBlock" in peer
+    ]
+
+
+def test_one_policy_denies_what_it_does_not_allow() -> None:
+    """Every pod selected, both directions: only the same namespace, the ingress controller and DNS."""
+    (policy,) = [o for o in desired().objects() if o["kind"] == "NetworkPolicy"]
+    assert policy["metadata"]["name"] == "landlord-isolation"
+    assert policy["spec"]["podSelector"] == {}
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["spec"]["ingress"] == [
+        {"from": [{"podSelector": {}}]},
+        {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]},
+    ]
+    same_namespace, dns = policy["spec"]["egress"]
+    assert same_namespace == {"to": [{"podSelector": {}}]}
+    assert dns["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 
 
 def test_egress_cidrs_never_reach_the_cloud_metadata_address() -> None:
     config = parse({"network": {"egressCIDRs": ["0.0.0.0/0", "::/0", "10.0.0.0/8", "169.254.0.0/16"]}})
-    assert egress_blocks(desired(config=config), "landlord-allow-egress") == [
+    assert egress_blocks(desired(config=config)) == [
         {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]},
         {"cidr": "::/0", "except": ["fd00:ec2::254/128"]},
         {"cidr": "10.0.0.0/8"},
@@ -158,7 +180,7 @@ def test_egress_cidrs_never_reach_the_cloud_metadata_address() -> None:
 
 def test_more_metadata_addresses_can_be_configured() -> None:
     config = parse({"network": {"egressCIDRs": ["100.64.0.0/10"], "metadataCIDRs": ["100.100.100.200/32"]}})
-    assert egress_blocks(desired(config=config), "landlord-allow-egress") == [
+    assert egress_blocks(desired(config=config)) == [
         {"cidr": "100.64.0.0/10", "except": ["100.100.100.200/32"]}
     ]
 
@@ -178,8 +200,8 @@ def test_the_configuration_refuses_egress_to_the_metadata_address_itself(network
 
 def test_dns_is_allowed_to_the_dns_pods_and_to_node_local_dns() -> None:
     config = parse({"network": {"dnsIPBlocks": ["169.254.20.10/32"]}})
-    policy = child(desired(config=config), "NetworkPolicy", "landlord-allow-dns")
-    (rule,) = policy["spec"]["egress"]
+    policy = child(desired(config=config), "NetworkPolicy", "landlord-isolation")
+    (rule,) = [rule for rule in policy["spec"]["egress"] if "ports" in rule]
     assert rule["to"] == [
         {
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
@@ -188,9 +210,9 @@ def test_dns_is_allowed_to_the_dns_pods_and_to_node_local_dns() -> None:
         {"ipBlock": {"cidr": "169.254.20.10/32"}},
     ]
     assert rule["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
-    default = child(desired(), "NetworkPolicy", "landlord-allow-dns")
-    assert len(default["spec"]["egress"][0]["to"]) == 1, "no ipBlock unless configured"
-    assert not any(o["metadata"]["name"] == "landlord-allow-egress" for o in desired().objects())
+    default = child(desired(), "NetworkPolicy", "landlord-isolation")
+    assert [len(rule["to"]) for rule in default["spec"]["egress"]] == [1, 1], "no ipBlock unless configured"
+    assert egress_blocks(desired()) == []
 
 
 # -- Access ---------------------------------------------------------------------------------------

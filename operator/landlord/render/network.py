@@ -1,5 +1,7 @@
 """Network isolation: default deny, plus same namespace, the ingress controller and DNS. Pure.
 
+One NetworkPolicy, `landlord-isolation`, holds it all (see `_network_policies`).
+
 DNS is allowed to the configured pods (kube-dns, CoreDNS) and, for resolvers no pod selector can
 match (NodeLocal DNSCache listens on a link-local address of each node), to `dnsIPBlocks`.
 Every ipBlock Landlord writes excepts the cloud metadata addresses it contains: the metadata
@@ -14,6 +16,15 @@ from typing import Any
 from ..config import Config
 from .view import TenantView, meta_of, namespace_of
 
+ISOLATION_POLICY = "landlord-isolation"
+# The policies of Landlord before one policy held every rule: pruned when a tenant is reconciled.
+FORMER_POLICIES = (
+    "landlord-default-deny",
+    "landlord-allow-same-namespace",
+    "landlord-allow-ingress-controller",
+    "landlord-allow-dns",
+    "landlord-allow-egress",
+)
 DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 
 
@@ -61,57 +72,27 @@ def _dns_peers(config: Config) -> list[dict[str, Any]]:
 
 
 def _network_policies(config: Config, tenant: TenantView, namespace: str) -> list[dict[str, Any]]:
+    """One policy selecting every pod for both directions: what it does not allow is denied.
+
+    NetworkPolicies are additive (a connection is allowed when any policy selecting the pod allows
+    it), so this one policy with one rule per allowance means exactly what a default-deny policy
+    beside one policy per allowance means, at one object (one write, one watch event) per tenant.
+    """
     network = config.network
     ingress_ns = config.ingress.namespace
-    policies = [
-        _policy(tenant, namespace, "landlord-default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
-        _policy(
-            tenant,
-            namespace,
-            "landlord-allow-same-namespace",
-            {
-                "podSelector": {},
-                "policyTypes": ["Ingress", "Egress"],
-                "ingress": [{"from": [{"podSelector": {}}]}],
-                "egress": [{"to": [{"podSelector": {}}]}],
-            },
-        ),
-        _policy(
-            tenant,
-            namespace,
-            "landlord-allow-ingress-controller",
-            {
-                "podSelector": {},
-                "policyTypes": ["Ingress"],
-                "ingress": [
-                    {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ingress_ns}}}]}
-                ],
-            },
-        ),
-        _policy(
-            tenant,
-            namespace,
-            "landlord-allow-dns",
-            {
-                "podSelector": {},
-                "policyTypes": ["Egress"],
-                "egress": [{"to": _dns_peers(config), "ports": [dict(port) for port in DNS_PORTS]}],
-            },
-        ),
+    egress: list[dict[str, Any]] = [
+        {"to": [{"podSelector": {}}]},  # the same namespace
+        {"to": _dns_peers(config), "ports": [dict(port) for port in DNS_PORTS]},
     ]
     if network.egress_cidrs:
-        policies.append(
-            _policy(
-                tenant,
-                namespace,
-                "landlord-allow-egress",
-                {
-                    "podSelector": {},
-                    "policyTypes": ["Egress"],
-                    "egress": [
-                        {"to": [{"ipBlock": ip_block(cidr, network.metadata_cidrs)} for cidr in network.egress_cidrs]}
-                    ],
-                },
-            )
-        )
-    return policies
+        egress.append({"to": [{"ipBlock": ip_block(cidr, network.metadata_cidrs)} for cidr in network.egress_cidrs]})
+    spec = {
+        "podSelector": {},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [
+            {"from": [{"podSelector": {}}]},  # the same namespace
+            {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ingress_ns}}}]},
+        ],
+        "egress": egress,
+    }
+    return [_policy(tenant, namespace, ISOLATION_POLICY, spec)]
