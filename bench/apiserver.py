@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import sys
 import tempfile
 import time
@@ -26,56 +24,29 @@ import aiohttp
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # bench.common
+
+from bench.common import free_port, landlord_env, pool, spawn, wait_http  # noqa: E402
+
 CRD = ROOT / "tests" / "fixtures" / "widgets-crd.yaml"
 CMS = "/api/v1/namespaces/default/configmaps"
 WIDGETS = "/apis/example.dev/v1/namespaces/default/widgets"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def start_server(port: int, kubeconfig: str) -> asyncio.subprocess.Process:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "operator")}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "landlord",
-        "devcluster",
-        "--port",
-        str(port),
-        "--kubeconfig",
-        kubeconfig,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}/healthz"
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            try:
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return process
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.05)
-    raise RuntimeError("the emulator did not start")
+    process = await spawn("devcluster", "--port", str(port), "--kubeconfig", kubeconfig, env=landlord_env())
+    try:
+        await wait_http(f"http://127.0.0.1:{port}/healthz", timeout=10)
+    except RuntimeError:
+        process.terminate()
+        await process.wait()
+        raise RuntimeError("the emulator did not start") from None
+    return process
 
 
 async def rate(count: int, concurrency: int, job: Callable[[int], Awaitable[None]]) -> float:
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(count):
-        queue.put_nowait(i)
-
-    async def worker() -> None:
-        while not queue.empty():
-            await job(queue.get_nowait())
-
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await pool(count, concurrency, job)
     return count / (time.perf_counter() - started)
 
 

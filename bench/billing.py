@@ -24,10 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
-import re
 import resource
-import socket
 import sys
 import tempfile
 import time
@@ -38,14 +35,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "operator"))
-sys.path.insert(0, str(ROOT))  # tests.prometheus_server: the usage exporter
+sys.path.insert(0, str(ROOT))  # tests.prometheus_server: the usage exporter; bench.common
 
 from tests.prometheus_server import Series, UsageExporter, start_scraped  # noqa: E402
 
+from bench.common import free_port, landlord_env, machine, peak_rss_mib, pool, rss_mib, spawn, wait_http  # noqa: E402
 from landlord.api.schemas import all_crds  # noqa: E402
 from landlord.billing import PricingError, prepare, price_invoice  # noqa: E402
 from landlord.config import Config, parse  # noqa: E402
@@ -79,19 +75,9 @@ UPGRADES = {"starter": "professional", "professional": "enterprise"}
 
 
 # -- measuring --------------------------------------------------------------------------------
-def peak_rss_mib() -> float:
+def own_peak_rss_mib() -> float:
     """This process' peak RSS so far (Linux: ru_maxrss is in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def current_rss_mib(pid: int | str = "self") -> float:
-    return _status_mib(pid, "VmRSS")
-
-
-def _status_mib(pid: int | str, key: str) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(rf"{key}:\s+(\d+) kB", status)
-    return int(match.group(1)) / 1024 if match else float("nan")
 
 
 def stamp(moment: datetime) -> str:
@@ -199,7 +185,7 @@ class EngineResult:
 
 
 def engine(count: int, config: Config) -> EngineResult:
-    result = EngineResult(rss_before=current_rss_mib())
+    result = EngineResult(rss_before=rss_mib())
     catalogue = StaticCatalogue(catalogue_bodies())
     cases = [engine_case(i) for i in range(count)]
     clock = time.perf_counter
@@ -232,18 +218,11 @@ def engine(count: int, config: Config) -> EngineResult:
         result.kinds["with a metered line"] += any(line.kind == "metered" for line in invoice.lines)
         result.kinds["prorated (2+ plan lines)"] += sum("plan," in line.description for line in invoice.lines) > 1
     result.elapsed = clock() - started
-    result.peak_after = peak_rss_mib()
+    result.peak_after = own_peak_rss_mib()
     return result
 
 
 # -- the sidecar against the emulator and Prometheus -------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def usage_series(count: int, now: datetime) -> list[Series]:
     """This month's usage of tenants 0..count-1, two points each, all before now."""
     start = datetime(now.year, now.month, 1, tzinfo=UTC)
@@ -284,32 +263,6 @@ def start_prometheus(count: int, now: datetime) -> tuple[LocalPrometheus, UsageE
     return prometheus, exporter, time.monotonic() - began
 
 
-async def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            try:
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
-
-
-async def pool(count: int, concurrency: int, job: Any) -> None:
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for index in range(count):
-        queue.put_nowait(index)
-
-    async def worker() -> None:
-        while not queue.empty():
-            await job(queue.get_nowait())
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-
-
 def full_tenant(index: int) -> dict[str, Any]:
     """A Tenant billed Monthly for this month (created now), paying from day one."""
     plan = "professional" if index % 3 == 0 else PLANS[index % 3]  # index % 3 == 0: upgraded from starter
@@ -343,7 +296,7 @@ async def setup(client: KubeClient, count: int, concurrency: int, upgrade_at: da
 async def full_run(count: int, prometheus_url: str, config: Config, concurrency: int) -> dict[str, float]:
     began = time.perf_counter()
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "operator")}
+    env = landlord_env()
     now = datetime.now(UTC)
     clock_at = first_of_next_month(now)
     last_day = clock_at.replace(hour=0, minute=0) - timedelta(days=1)
@@ -351,19 +304,7 @@ async def full_run(count: int, prometheus_url: str, config: Config, concurrency:
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         kubeconfig = Path(tmp) / "kubeconfig"
-        server = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "landlord",
-            "devcluster",
-            "--port",
-            str(port),
-            "--kubeconfig",
-            str(kubeconfig),
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        server = await spawn("devcluster", "--port", str(port), "--kubeconfig", str(kubeconfig), env=env)
         try:
             await wait_http(f"http://127.0.0.1:{port}/healthz")
             setup_client = KubeClient.from_kubeconfig(kubeconfig, user_agent="bench-setup")
@@ -383,7 +324,7 @@ async def full_run(count: int, prometheus_url: str, config: Config, concurrency:
                 elapsed = time.perf_counter() - started
                 counts = dict(client.counts)
                 client.counts.clear()
-                peak_after_run = peak_rss_mib()  # before the checks below list every invoice here too
+                peak_after_run = own_peak_rss_mib()  # before the checks below list every invoice here too
                 started = time.perf_counter()
                 again = await biller.run()
                 rerun_s = time.perf_counter() - started
@@ -410,7 +351,7 @@ async def full_run(count: int, prometheus_url: str, config: Config, concurrency:
             out["rerun: API writes"] = rerun.get("writes", 0)
             out["rerun: API reads"] = rerun.get("reads", 0)
             out["rerun time (s)"] = rerun_s
-            out["emulator peak RSS (MiB)"] = _status_mib(server.pid, "VmHWM")
+            out["emulator peak RSS (MiB)"] = peak_rss_mib(server.pid)
             out["bench peak RSS after the run (MiB)"] = peak_after_run
             if report.failed:
                 first = next(iter(report.failed.items()))
@@ -423,10 +364,6 @@ async def full_run(count: int, prometheus_url: str, config: Config, concurrency:
 
 
 # -- the report ----------------------------------------------------------------------------------
-def machine() -> str:
-    return f"{os.cpu_count()} CPU(s), Python {platform.python_version()}, {platform.machine()}"
-
-
 def print_engine(count: int, result: EngineResult) -> None:
     per_invoice = result.elapsed / max(count, 1) * 1e6
     growth = (result.peak_after - result.rss_before) / count * 1000
@@ -511,7 +448,7 @@ def main() -> int:
                 failures.append(f"N = {size}: the rerun with nothing to do wrote {r['rerun: API writes']:.0f} time(s)")
             if r["invoices written"] != size:
                 failures.append(f"N = {size}: {r['invoices written']:.0f} invoice(s) written, not {size}")
-    print(f"\n  peak RSS of this process at the end (MiB): {peak_rss_mib():.1f}")
+    print(f"\n  peak RSS of this process at the end (MiB): {own_peak_rss_mib():.1f}")
     print(f"  wall time of the benchmark (s): {time.perf_counter() - began:.0f}")
     for failure in failures:
         print(f"FAILED: {failure}", file=sys.stderr)

@@ -20,10 +20,20 @@ emulator and operator) it prints one table:
 - the emulator's raw write rate measured at the end of the same run, and the operator's write
   rate as a fraction of that ceiling.
 
+With `--replicas R` (R > 1) the operator is R processes, `landlord run --shard K/R` for K in
+0..R-1, each with its own liveness and metrics port and a Lease per shard (in the namespace
+`landlord-system`, created for them), against the same emulator. The emulator's counts and the
+watches are global; reconciles are summed over the replicas' metrics; RSS is per replica (the
+largest, and the sum); the restart stops every replica, starts them all again, and waits for
+every replica (that owns a tenant) to reconcile and for all of them to settle, probing each
+one's liveness. The Lease writes (renewals every third of the Lease's duration, the release at
+a stop and the take-over at a start) are counted from the watch and left out of the no-op
+resync's, the plan edit's and the restart's writes (printed on their own rows).
+
 Exits 1 if the no-op resync or the restart wrote anything.
 
-    python bench/provision.py --tenants 1000 [--small 100] [--reseller] [--profile-restart FILE]
-        [--profile-plan-edit FILE]
+    python bench/provision.py --tenants 1000 [--small 100] [--replicas R] [--reseller]
+        [--profile-restart FILE] [--profile-plan-edit FILE]
 """
 
 from __future__ import annotations
@@ -32,16 +42,13 @@ import argparse
 import asyncio
 import hashlib
 import json
-import os
-import platform
 import re
 import signal
-import socket
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,9 +58,23 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "operator"))
+sys.path.insert(0, str(ROOT))  # bench.common
 
+from bench.common import (  # noqa: E402
+    cpu_seconds,
+    free_port,
+    landlord_env,
+    machine,
+    peak_rss_mib,
+    pool,
+    rss_mib,
+    spawn,
+    wait_http,
+)
 from landlord.api.schemas import all_crds  # noqa: E402
 from landlord.kinds import KINDS  # noqa: E402
+from landlord.render.cluster import OPERATOR_NAMESPACE  # noqa: E402
+from landlord.sharding import Shard  # noqa: E402
 
 TENANTS = "/apis/landlord.dev/v1alpha1/tenants"
 PLANS = "/apis/landlord.dev/v1alpha1/plans"
@@ -64,18 +85,10 @@ PROBE_EVERY = 0.5
 PROBE_TIMEOUT = 1.0
 QUOTA_CONTROLLER = "ResourceQuota update: status"  # the emulator's quota controller, not a request
 NO_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_read=None)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def machine() -> str:
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return f"{os.cpu_count()} CPU(s), Python {platform.python_version()}, load average {load} at the start"
+# With several replicas: each shard's Lease (`sharding.leaseDuration`), renewed every third of it.
+# Longer than the default 15 s, so that fewer renewals fall into what is measured; a clean stop
+# releases it, so the restart does not wait for it to expire.
+LEASE_DURATION = 60.0
 
 
 class Api:
@@ -113,52 +126,11 @@ def _counter(text: str, name: str) -> int:
 
 
 # -- the operator ---------------------------------------------------------------------------------
-def write_config(path: Path, drift: float, metrics_port: int) -> None:
-    path.write_text(yaml.safe_dump({"driftInterval": drift, "workers": 8, "metrics": {"port": metrics_port}}))
-
-
-async def spawn(*args: str, env: dict[str, str], log: Path | None = None) -> asyncio.subprocess.Process:
-    stderr: Any = asyncio.subprocess.DEVNULL if log is None else log.open("ab")
-    try:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "landlord",
-            *args,
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    finally:
-        if log is not None:
-            stderr.close()
-
-
-async def wait_http(session: aiohttp.ClientSession, url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            async with session.get(url) as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
-
-
-def _status_mib(pid: int, key: str) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(rf"{key}:\s+(\d+) kB", status)
-    return int(match.group(1)) / 1024 if match else float("nan")
-
-
-def peak_rss_mib(pid: int) -> float:
-    return _status_mib(pid, "VmHWM")
-
-
-def rss_mib(pid: int) -> float:
-    return _status_mib(pid, "VmRSS")
+def write_config(path: Path, drift: float, metrics_port: int, sharded: bool = False) -> None:
+    config: dict[str, Any] = {"driftInterval": drift, "workers": 8, "metrics": {"port": metrics_port}}
+    if sharded:
+        config["sharding"] = {"leaseDuration": LEASE_DURATION}
+    path.write_text(yaml.safe_dump(config))
 
 
 class OperatorMetrics:
@@ -197,6 +169,164 @@ class OperatorMetrics:
 
 def _sum(text: str, name: str) -> float:
     return sum(float(v) for v in re.findall(rf"^{name}(?:\{{[^}}]*\}})? (\S+)$", text, re.MULTILINE))
+
+
+@dataclass
+class Replica:
+    """One `landlord run` process: shard K of R (no `--shard` with one replica), with its own
+    configuration file, metrics port and liveness URL."""
+
+    shard: str | None
+    tag: str  # "" with one replica, "-K" with several: in file names
+    config: Path
+    metrics_port: int
+    liveness: str
+    metrics: OperatorMetrics
+    process: asyncio.subprocess.Process | None = None
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        args = ("run", "--standalone", "--config", str(self.config), "--liveness", self.liveness)
+        return args if self.shard is None else (*args, "--shard", self.shard)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    @property
+    def name(self) -> str:
+        return "the operator" if self.shard is None else f"replica {self.shard}"
+
+
+@dataclass
+class Operators:
+    """The operator's replicas against one emulator; `processes` (the run's) gets each process started."""
+
+    replicas: list[Replica]
+    env: dict[str, str]
+    processes: list[asyncio.subprocess.Process]
+
+    @classmethod
+    def make(
+        cls,
+        count: int,
+        tmp: Path,
+        session: aiohttp.ClientSession,
+        env: dict[str, str],
+        processes: list[asyncio.subprocess.Process],
+    ) -> Operators:
+        replicas = []
+        for index in range(count):
+            liveness_port, metrics_port = free_port(), free_port()
+            tag = "" if count == 1 else f"-{index}"
+            replicas.append(
+                Replica(
+                    None if count == 1 else f"{index}/{count}",
+                    tag,
+                    tmp / f"config{tag}.yaml",
+                    metrics_port,
+                    f"http://127.0.0.1:{liveness_port}/healthz",
+                    OperatorMetrics(session, metrics_port),
+                )
+            )
+        return cls(replicas, env, processes)
+
+    @property
+    def many(self) -> bool:
+        return len(self.replicas) > 1
+
+    def configure(self, drift: float) -> None:
+        for replica in self.replicas:
+            write_config(replica.config, drift, replica.metrics_port, sharded=self.many)
+
+    async def start(self, logs: Path | None = None, stem: str = "") -> None:
+        """Starts every replica (stderr into `logs/<stem><tag>.log`, or discarded), all at once."""
+        for replica in self.replicas:
+            log = None if logs is None else logs / f"{stem}{replica.tag}.log"
+            replica.process = await spawn(*replica.args, env=self.env, log=log, as_image=True)
+            self.processes.append(replica.process)
+
+    async def stop(self) -> list[str]:
+        """SIGTERM to every replica, then waits for each (60 s, then SIGKILL): the ones killed."""
+        running = [(r, r.process) for r in self.replicas if r.process is not None and r.process.returncode is None]
+        for _, process in running:
+            process.send_signal(signal.SIGTERM)
+
+        async def stopped(process: asyncio.subprocess.Process) -> bool:
+            try:
+                await asyncio.wait_for(process.wait(), 60)
+                return True
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+                return False
+
+        done = await asyncio.gather(*(stopped(process) for _, process in running))
+        return [replica.name for (replica, _), ok in zip(running, done, strict=True) if not ok]
+
+    def exited(self) -> Replica | None:
+        return next((r for r in self.replicas if r.process is not None and r.process.returncode is not None), None)
+
+    async def reconciles_each(self) -> list[float | None]:
+        return list(await asyncio.gather(*(r.metrics.reconciles() for r in self.replicas)))
+
+    async def reconciles(self) -> float | None:
+        """`landlord_reconciles_total` summed over the replicas (None when one did not answer)."""
+        each = await self.reconciles_each()
+        return None if any(value is None for value in each) else sum(value or 0.0 for value in each)
+
+    async def states(self) -> list[dict[str, float] | None]:
+        return list(await asyncio.gather(*(r.metrics.state() for r in self.replicas)))
+
+    async def requests(self) -> dict[str, float]:
+        total: Counter[str] = Counter()
+        for by_method in await asyncio.gather(*(r.metrics.requests() for r in self.replicas)):
+            total.update(by_method)
+        return dict(total)
+
+    def rss(self) -> list[float]:
+        return [rss_mib(r.pid) for r in self.replicas]
+
+    def peak_rss(self) -> list[float]:
+        return [peak_rss_mib(r.pid) for r in self.replicas]
+
+    def cpu(self) -> float:
+        """CPU seconds used so far by all replicas."""
+        return sum(cpu_seconds(r.pid) for r in self.replicas)
+
+
+def named(name: str, many: bool, what: str) -> str:
+    """A row's name: as is with one replica; with several, `what` added before its unit."""
+    if not many:
+        return name
+    head, sep, unit = name.rpartition(" (")
+    return f"{head}, {what} ({unit}" if sep and unit.endswith(")") else f"{name}, {what}"
+
+
+def rss_rows(spec: Run, name: str, values: list[float]) -> None:
+    """One RSS figure per replica: as is with one, the largest and the sum with several."""
+    if len(values) == 1:
+        spec.results[name] = values[0]
+    else:
+        spec.results[named(name, True, "largest replica")] = max(values)
+        spec.results[named(name, True, "sum over replicas")] = sum(values)
+
+
+def owners(count: int, replicas: int) -> set[int]:
+    """The shards that own at least one of the tenants 0..count-1."""
+    shards = [Shard(k, replicas) for k in range(replicas)]
+    names = (tenant(i)["metadata"]["name"] for i in range(count))
+    return {next(k for k, shard in enumerate(shards) if shard.owns(name)) for name in names}
+
+
+def lease_changes(counts: Counter[str]) -> int:
+    """The Lease writes among stored changes (the shards' Leases: renewals, release, take-over)."""
+    return sum(n for key, n in counts.items() if key.startswith("Lease "))
+
+
+def without_leases(counts: Counter[str]) -> Counter[str]:
+    return Counter({key: n for key, n in counts.items() if not key.startswith("Lease ")})
 
 
 # -- watching what is written ---------------------------------------------------------------------
@@ -350,18 +480,6 @@ def tenant(index: int, reseller: bool = False) -> dict[str, Any]:
     }
 
 
-async def pool(count: int, concurrency: int, job: Callable[[int], Awaitable[Any]]) -> None:
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for index in range(count):
-        queue.put_nowait(index)
-
-    async def worker() -> None:
-        while not queue.empty():
-            await job(queue.get_nowait())
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-
-
 def progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -375,6 +493,7 @@ class Run:
     drift: float
     profile: Path | None
     profile_plan_edit: Path | None = None
+    replicas: int = 1
     results: dict[str, float | str] = field(default_factory=dict)
     breakdown: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
@@ -382,42 +501,47 @@ class Run:
 
 
 async def run(spec: Run) -> None:
-    port, liveness_port, metrics_port = free_port(), free_port(), free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    liveness = f"http://127.0.0.1:{liveness_port}/healthz"
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "operator")}
+    env = landlord_env()
     with tempfile.TemporaryDirectory() as tmp:
         kubeconfig = Path(tmp) / "kubeconfig"
-        config = Path(tmp) / "config.yaml"
-        write_config(config, spec.drift, metrics_port)
         operator_env = {**env, "KUBECONFIG": str(kubeconfig)}
-        operator_args = ("run", "--standalone", "--config", str(config), "--liveness", liveness)
         server = await spawn("devcluster", "--port", str(port), "--kubeconfig", str(kubeconfig), env=env)
         spec.processes.append(server)
-        connector = aiohttp.TCPConnector(limit=spec.concurrency + len(KINDS) + 16)
+        # Each replica beyond the first: its liveness probe and its metrics polled at once.
+        connector = aiohttp.TCPConnector(limit=spec.concurrency + len(KINDS) + 16 + 2 * (spec.replicas - 1))
         try:
             async with aiohttp.ClientSession(connector=connector, read_bufsize=2**22) as session:
-                await wait_http(session, base + "/healthz")
+                await wait_http(base + "/healthz", session=session)
                 api = Api(session, base)
                 for crd in all_crds():
                     await api.call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+                # The owners' ClusterRoles, as the README installs them (without them every reconcile
+                # reads the missing role again and reports ClusterRoleMissing).
+                for role in yaml.safe_load_all((ROOT / "crds" / "landlord-rbac.yaml").read_text()):
+                    await api.call("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", role)
                 await api.call("POST", PLANS, plan("1"))
                 if spec.reseller:
                     await api.call("POST", "/apis/landlord.dev/v1alpha1/resellers", RESELLER)
-                operator = await spawn(*operator_args, env=operator_env)
-                spec.processes.append(operator)
-                await wait_http(session, liveness)
-                metrics = OperatorMetrics(session, metrics_port)
+                if spec.replicas > 1:  # the shards' Leases are in the operator's namespace, as in a cluster
+                    namespace = operator_env.get("LANDLORD_NAMESPACE") or OPERATOR_NAMESPACE
+                    await api.call("POST", "/api/v1/namespaces", {"metadata": {"name": namespace}})
+                operators = Operators.make(spec.replicas, Path(tmp), session, operator_env, spec.processes)
+                operators.configure(spec.drift)
+                await operators.start()
+                for replica in operators.replicas:
+                    await wait_http(replica.liveness, session=session)
                 watches = Watches(session, base)
                 await watches.start()
                 try:
-                    await provision(spec, api, watches, operator.pid)
-                    spec.results["operator peak RSS (MiB)"] = peak_rss_mib(operator.pid)
-                    await quiet(spec, api, metrics, operator.pid)
-                    await plan_edit(spec, api, watches, operator.pid)
-                    write_config(config, RESTART_DRIFT_INTERVAL, metrics_port)
-                    operator = await restart(spec, api, watches, metrics, operator, operator_args, operator_env, tmp)
-                    spec.results["operator peak RSS after the restart (MiB)"] = peak_rss_mib(operator.pid)
+                    await provision(spec, api, watches, operators)
+                    rss_rows(spec, "operator peak RSS (MiB)", operators.peak_rss())
+                    await quiet(spec, api, watches, operators)
+                    await plan_edit(spec, api, watches, operators)
+                    operators.configure(RESTART_DRIFT_INTERVAL)
+                    await restart(spec, api, watches, operators, Path(tmp))
+                    rss_rows(spec, "operator peak RSS after the restart (MiB)", operators.peak_rss())
                 finally:
                     await watches.stop()
                 spec.results["emulator raw creates/s"] = await raw_rate(api, spec.concurrency)
@@ -433,15 +557,15 @@ async def run(spec: Run) -> None:
     )
 
 
-async def provision(spec: Run, api: Api, watches: Watches, pid: int) -> None:
+async def provision(spec: Run, api: Api, watches: Watches, operators: Operators) -> None:
     count = spec.count
     marks = {max(1, count // 4): "N/4", max(1, count // 2): "N/2", count: "N"}
-    rss: dict[str, float] = {}
+    rss: dict[str, list[float]] = {}  # per replica
     at: dict[str, int] = {}
 
     def sample(active: int) -> None:
         if active in marks:
-            rss[marks[active]] = rss_mib(pid)
+            rss[marks[active]] = operators.rss()
             at[marks[active]] = active
 
     watches.on_active.append(sample)
@@ -449,10 +573,16 @@ async def provision(spec: Run, api: Api, watches: Watches, pid: int) -> None:
     requests_before, writes_before, stored_before = await api.counters()
     counts_before = watches.snapshot()
     own_before = api.own
+    emulator = spec.processes[0].pid
+    cpu_before = (operators.cpu(), cpu_seconds(emulator), cpu_seconds())
     started = time.perf_counter()
     await pool(count, spec.concurrency, lambda i: api.call("POST", TENANTS, tenant(i, spec.reseller)))
     await watches.until(lambda: watches.active >= count, "every tenant Active")
     elapsed = time.perf_counter() - started
+    cpu_used = [
+        after - before
+        for after, before in zip((operators.cpu(), cpu_seconds(emulator), cpu_seconds()), cpu_before, strict=True)
+    ]
     watches.on_active.remove(sample)
     await asyncio.sleep(max(1.0, spec.drift / 2))  # the Events written after the last transition
     own = api.own - own_before
@@ -474,11 +604,22 @@ async def provision(spec: Run, api: Api, watches: Watches, pid: int) -> None:
     results["  of which the quota controller's (RQ status)"] = breakdown[QUOTA_CONTROLLER] / count
     unchanged = writes_after - writes_before - count - requested
     results["write requests that stored no change, /tenant"] = unchanged / count
+    # Where the machine's time went while the tenants were made: what bounds tenants/s.
+    who = "all replicas" if operators.many else "the operator"
+    results[f"CPU ms per tenant, {who}"] = 1000 * cpu_used[0] / count
+    results["CPU ms per tenant, the emulator"] = 1000 * cpu_used[1] / count
+    results["CPU ms per tenant, this client"] = 1000 * cpu_used[2] / count
+    results["  CPU busy while provisioning (cores)"] = sum(cpu_used) / elapsed
+    many = operators.many
+    sampled = [m for m in ("N/4", "N/2", "N") if m in rss]
+    # With several replicas: the one largest at the last mark, its RSS at each mark and its slope.
+    largest = max(range(len(operators.replicas)), key=lambda k: rss[sampled[-1]][k]) if sampled else 0
     for mark in ("N/4", "N/2", "N"):
-        results[f"operator RSS at {mark} Ready (MiB)"] = rss.get(mark, float("nan"))
-    xs = [at[m] for m in ("N/4", "N/2", "N") if m in at]
-    ys = [rss[m] for m in ("N/4", "N/2", "N") if m in rss]
-    results["operator RSS slope per 1000 tenants (MiB)"] = slope(xs, ys) * 1000
+        row = named(f"operator RSS at {mark} Ready (MiB)", many, "largest replica")
+        results[row] = rss[mark][largest] if mark in rss else float("nan")
+    xs = [at[m] for m in sampled]
+    ys = [rss[m][largest] for m in sampled]
+    results[named("operator RSS slope per 1000 tenants (MiB)", many, "largest replica")] = slope(xs, ys) * 1000
     progress(f"N = {count}: {count} tenants Active in {elapsed:.1f} s")
 
 
@@ -490,27 +631,37 @@ def slope(xs: list[int], ys: list[float]) -> float:
     return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum((x - mean_x) ** 2 for x in xs)
 
 
-async def quiet(spec: Run, api: Api, metrics: OperatorMetrics, pid: int) -> None:
-    """Nothing to do: writes over at least two drift passes over every tenant, RSS every interval."""
+async def quiet(spec: Run, api: Api, watches: Watches, operators: Operators) -> None:
+    """Nothing to do: writes over at least two drift passes over every tenant, RSS every interval.
+    With several replicas: their reconciles summed, the Lease writes not counted, the RSS of the
+    replica largest at the end."""
+    many = operators.many
     await asyncio.sleep(spec.drift * 1.5)
     writes_before = await api.writes()
-    reconciles_before = await metrics.reconciles() or 0.0
-    samples = [rss_mib(pid)]
+    counts_before = watches.snapshot()
+    reconciles_before = await operators.reconciles() or 0.0
+    samples = [operators.rss()]
     for _ in range(3):
         await asyncio.sleep(spec.drift)
-        samples.append(rss_mib(pid))
+        samples.append(operators.rss())
     deadline = time.monotonic() + max(600.0, spec.count * 0.2)
-    while (await metrics.reconciles() or 0.0) - reconciles_before < 2 * spec.count:
+    while (await operators.reconciles() or 0.0) - reconciles_before < 2 * spec.count:
         if time.monotonic() > deadline:
             spec.failures.append(f"N = {spec.count}: fewer than two drift passes in the no-op window")
             break
         await asyncio.sleep(spec.drift / 2)
-    reconciles = (await metrics.reconciles() or 0.0) - reconciles_before
-    written = await api.writes() - writes_before
+    reconciles = (await operators.reconciles() or 0.0) - reconciles_before
+    leases = lease_changes(watches.snapshot() - counts_before)
+    written = await api.writes() - writes_before - leases
     spec.results["writes during no-op resync"] = written
-    spec.results["  reconciles in that window / N"] = reconciles / spec.count
-    spec.results[f"RSS every drift interval ({spec.drift:g} s), MiB"] = " / ".join(f"{s:.0f}" for s in samples)
-    spec.results["RSS growth over three drift intervals (MiB)"] = samples[-1] - samples[0]
+    if many:
+        spec.results["  Lease writes in that window (not counted above)"] = leases
+    spec.results[named("  reconciles in that window / N", many, "all replicas")] = reconciles / spec.count
+    largest = max(range(len(operators.replicas)), key=lambda k: samples[-1][k])
+    mine = [sample[largest] for sample in samples]
+    every = f"RSS every drift interval ({spec.drift:g} s)" + (", largest replica" if many else "") + ", MiB"
+    spec.results[every] = " / ".join(f"{s:.0f}" for s in mine)
+    spec.results[named("RSS growth over three drift intervals (MiB)", many, "largest replica")] = mine[-1] - mine[0]
     if written:
         spec.failures.append(f"N = {spec.count}: the no-op resync wrote {written} time(s)")
 
@@ -534,13 +685,15 @@ async def start_profiler(spec: Run, path: Path, pid: int) -> asyncio.subprocess.
     return profiler
 
 
-async def plan_edit(spec: Run, api: Api, watches: Watches, pid: int) -> None:
+async def plan_edit(spec: Run, api: Api, watches: Watches, operators: Operators) -> None:
+    """The Plan's cpu limit changed: until every tenant's quota has it (seen by the watches)."""
     count = spec.count
     profiler = None
-    if spec.profile_plan_edit is not None:
-        profiler = await start_profiler(spec, spec.profile_plan_edit, pid)
+    if spec.profile_plan_edit is not None:  # the first replica's (shard 0's) process
+        profiler = await start_profiler(spec, spec.profile_plan_edit, operators.replicas[0].pid)
         await asyncio.sleep(0.5)  # attached before the edit
     writes_before = await api.writes()
+    counts_before = watches.snapshot()
     started = time.perf_counter()
     await api.call("PATCH", f"{PLANS}/bench", {"spec": {"limits": {"cpu": "2"}}}, "application/merge-patch+json")
 
@@ -553,7 +706,10 @@ async def plan_edit(spec: Run, api: Api, watches: Watches, pid: int) -> None:
         profiler.send_signal(signal.SIGINT)
         await profiler.wait()
     await asyncio.sleep(1.0)
-    spec.results["  writes per tenant for it"] = (await api.writes() - writes_before - 1) / count
+    leases = lease_changes(watches.snapshot() - counts_before)
+    spec.results["  writes per tenant for it"] = (await api.writes() - writes_before - 1 - leases) / count
+    if operators.many:
+        spec.results["  Lease writes meanwhile (not counted above)"] = leases
     progress(f"N = {count}: plan edit reached every tenant")
 
 
@@ -600,102 +756,118 @@ async def probe_liveness(session: aiohttp.ClientSession, url: str, probes: Probe
     await asyncio.gather(*pending)
 
 
-async def restart(
-    spec: Run,
-    api: Api,
-    watches: Watches,
-    metrics: OperatorMetrics,
-    operator: asyncio.subprocess.Process,
-    args: tuple[str, ...],
-    env: dict[str, str],
-    tmp: str,
-) -> asyncio.subprocess.Process:
-    """SIGTERM, wait, start again (no drift pass now), follow it until settled."""
+async def restart(spec: Run, api: Api, watches: Watches, operators: Operators, tmp: Path) -> None:
+    """SIGTERM to every replica, wait, start them all again (no drift pass now), follow them until
+    settled: every replica that owns a tenant has reconciled, and none has for SETTLED_QUIET with
+    every work queue empty."""
     results = spec.results
     count = spec.count
-    liveness = args[args.index("--liveness") + 1]
+    many = operators.many
+    replicas = operators.replicas
+    expected = owners(count, len(replicas))
     writes_before = await api.writes()
     counts_before = watches.snapshot()
     stopping = time.monotonic()
-    operator.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(operator.wait(), 60)
-    except TimeoutError:
-        spec.failures.append(f"N = {count}: the operator did not stop within 60 s of SIGTERM (killed)")
-        operator.kill()
-        await operator.wait()
-    results["restart: stop after SIGTERM (s)"] = time.monotonic() - stopping
-    progress(f"N = {count}: operator stopped; starting it again")
-    log = Path(tmp) / "restart.log"
+    for killed in await operators.stop():
+        spec.failures.append(f"N = {count}: {killed} did not stop within 60 s of SIGTERM (killed)")
+    results[named("restart: stop after SIGTERM (s)", many, "all replicas")] = time.monotonic() - stopping
+    if many:
+        progress(f"N = {count}: {len(replicas)} replicas stopped; starting them again")
+    else:
+        progress(f"N = {count}: operator stopped; starting it again")
     started = time.monotonic()
-    operator = await spawn(*args, env=env, log=log)
-    spec.processes.append(operator)
+    await operators.start(tmp, "restart")
     profiler = None
-    if spec.profile is not None:
-        profiler = await start_profiler(spec, spec.profile, operator.pid)
-    probes = Probes(started)
+    if spec.profile is not None:  # the first replica's (shard 0's) process
+        profiler = await start_profiler(spec, spec.profile, replicas[0].pid)
+    probes = [Probes(started) for _ in replicas]
     stop = asyncio.Event()
-    prober = asyncio.create_task(probe_liveness(api.session, liveness, probes, stop))
-    indexed_at = first_at = settled_at = None
+    probers = [
+        asyncio.create_task(probe_liveness(api.session, replica.liveness, replica_probes, stop))
+        for replica, replica_probes in zip(replicas, probes, strict=True)
+    ]
+    indexed_at = settled_at = None
+    first: list[float | None] = [None for _ in replicas]  # each replica's first reconcile
     last_change = started
     last_value = 0.0
     deadline = started + max(600.0, count * 0.5)
     while settled_at is None:
         now = time.monotonic()
         if now > deadline:
-            spec.failures.append(f"N = {count}: the restarted operator did not settle in {now - started:.0f} s")
+            what = "replicas" if many else "operator"
+            spec.failures.append(f"N = {count}: the restarted {what} did not settle in {now - started:.0f} s")
             break
-        if operator.returncode is not None:
+        exited = operators.exited()
+        if exited is not None:
+            assert exited.process is not None
+            log = tmp / f"restart{exited.tag}.log"
             tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-20:])
-            raise RuntimeError(f"the restarted operator exited ({operator.returncode}):\n{tail}")
+            what = f"replica {exited.shard}" if many else "operator"
+            raise RuntimeError(f"the restarted {what} exited ({exited.process.returncode}):\n{tail}")
         if indexed_at is None:
-            state = await metrics.state()
-            if state is not None and state["landlord_indexes_ready"] >= 1:
+            states = await operators.states()
+            if all(state is not None and state["landlord_indexes_ready"] >= 1 for state in states):
                 indexed_at = now
-            value = state["landlord_reconciles_total"] if state is not None else 0.0
+            values = [state["landlord_reconciles_total"] if state is not None else 0.0 for state in states]
         else:
-            value = await metrics.reconciles() or 0.0
-        if value > 0 and first_at is None:
-            first_at = now
+            values = [value or 0.0 for value in await operators.reconciles_each()]
+        for k, value in enumerate(values):
+            if value > 0 and first[k] is None:
+                first[k] = now
+        value = sum(values)
         if value != last_value:
             last_value, last_change = value, now
-        elif first_at is not None and now - last_change >= SETTLED_QUIET:
-            state = await metrics.state()
-            if state is not None and state["landlord_workqueue_depth"] == 0:
-                if state["landlord_reconciles_total"] == last_value:
+        elif all(first[k] is not None for k in expected) and now - last_change >= SETTLED_QUIET:
+            answered = [state for state in await operators.states() if state is not None]
+            if len(answered) == len(replicas) and sum(a["landlord_workqueue_depth"] for a in answered) == 0:
+                total = sum(a["landlord_reconciles_total"] for a in answered)
+                if total == last_value:
                     settled_at = last_change  # the last reconcile ended then
                 else:
-                    last_value, last_change = state["landlord_reconciles_total"], time.monotonic()
+                    last_value, last_change = total, time.monotonic()
         await asyncio.sleep(0.1 if indexed_at is not None else 0.25)
     stop.set()
-    await prober
+    await asyncio.gather(*probers)
     if profiler is not None:
         profiler.send_signal(signal.SIGINT)
         await profiler.wait()
-    written = await api.writes() - writes_before
-    by_method = await metrics.requests()  # a new process: its requests since it started
+    leases = lease_changes(watches.snapshot() - counts_before)
+    written = await api.writes() - writes_before - leases
+    by_method = await operators.requests()  # new processes: their requests since they started
     await asyncio.sleep(0.5)
-    restart_writes = +(watches.snapshot() - counts_before)
-    results["  operator requests GET/POST/PUT/PATCH/DELETE"] = "/".join(
+    restart_writes = without_leases(+(watches.snapshot() - counts_before))
+    results[named("  operator requests GET/POST/PUT/PATCH/DELETE", many, "all replicas")] = "/".join(
         f"{by_method.get(m, 0):.0f}" for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
     )
-    results["  stored changes during the restart"] = sum(restart_writes.values())
-    results["restart to indexes listed (s)"] = _since(started, indexed_at)
-    results["restart to first reconcile (s)"] = _since(started, first_at)
-    results["restart to settled (s)"] = _since(started, settled_at)
-    results["  reconciles until settled / N"] = last_value / count
+    stored = "  stored changes during the restart" + (" (Leases not counted)" if many else "")
+    results[stored] = sum(restart_writes.values())
+    results[named("restart to indexes listed (s)", many, "every replica")] = _since(started, indexed_at)
+    reached = [first[k] for k in sorted(expected)]
+    if many:
+        earliest = min((moment for moment in first if moment is not None), default=None)
+        every = None if None in reached else max(moment for moment in reached if moment is not None)
+        results["restart to first reconcile, first replica (s)"] = _since(started, earliest)
+        results["restart to first reconcile, every replica (s)"] = _since(started, every)
+    else:
+        results["restart to first reconcile (s)"] = _since(started, first[0])
+    results[named("restart to settled (s)", many, "all replicas")] = _since(started, settled_at)
+    results[named("  reconciles until settled / N", many, "all replicas")] = last_value / count
     results["  writes during the restart"] = written
-    results["  liveness: first success after start (s)"] = _since(started, probes.first_success)
-    results["  liveness: probes sent"] = probes.sent
-    results["  liveness: failures after the first success"] = probes.failed_after_success
+    if many:
+        results["  Lease writes during the restart (not counted above)"] = leases
+    successes = [p.first_success for p in probes]
+    alive = None if None in successes else max(moment for moment in successes if moment is not None)
+    results[named("  liveness: first success after start (s)", many, "last replica")] = _since(started, alive)
+    results[named("  liveness: probes sent", many, "all replicas")] = sum(p.sent for p in probes)
+    failures_after = sum(p.failed_after_success for p in probes)
+    results[named("  liveness: failures after the first success", many, "all replicas")] = failures_after
     if written:
         spec.failures.append(
             f"N = {count}: the restart wrote {written} time(s): "
             + ", ".join(f"{k} {v}" for k, v in restart_writes.most_common())
             + " stored; the others stored no change"
         )
-    progress(f"N = {count}: restarted operator settled")
-    return operator
+    progress(f"N = {count}: restarted {'replicas' if many else 'operator'} settled")
 
 
 def _since(started: float, moment: float | None) -> float:
@@ -724,7 +896,15 @@ def cell(value: float | str) -> str:
 
 def report(runs: list[Run], reseller: bool) -> None:
     under = " under one reseller with an allocation" if reseller else ""
-    print(f"Provisioning{under}: emulator, operator and this client in separate processes; {machine()}")
+    replicas = runs[0].replicas
+    if replicas == 1:
+        processes = "emulator, operator and this client in separate processes"
+    else:
+        processes = (
+            f"emulator, {replicas} operator replicas (landlord run --shard K/{replicas}, Lease duration "
+            f"{LEASE_DURATION:g} s) and this client in separate processes"
+        )
+    print(f"Provisioning{under}: {processes}; {machine(load_average=True)}")
     rows = list(runs[-1].results)
     kinds = sorted({k for r in runs for k in r.breakdown}, key=lambda k: (k == QUOTA_CONTROLLER, k))
     table: list[tuple[str, list[str]]] = []
@@ -784,7 +964,7 @@ async def main(args: argparse.Namespace) -> int:
     for size in sizes:
         profile = args.profile_restart if size == args.tenants else None
         edit_profile = args.profile_plan_edit if size == args.tenants else None
-        spec = Run(size, args.concurrency, args.reseller, args.drift, profile, edit_profile)
+        spec = Run(size, args.concurrency, args.reseller, args.drift, profile, edit_profile, args.replicas)
         await run(spec)
         runs.append(spec)
     report(runs, args.reseller)
@@ -803,18 +983,30 @@ if __name__ == "__main__":
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--small", type=int, default=100, help="the small N measured in the same invocation")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        metavar="R",
+        help="operator processes, landlord run --shard K/R for K in 0..R-1 (default 1: one, unsharded)",
+    )
     parser.add_argument("--drift", type=float, default=DRIFT_INTERVAL, help="the operator's driftInterval (s)")
     parser.add_argument("--reseller", action="store_true", help="all tenants under one reseller with an allocation")
     parser.add_argument(
         "--profile-restart",
         type=Path,
         metavar="FILE",
-        help="py-spy record (raw, non-blocking) the restarted operator until settled, into FILE",
+        help="py-spy record (raw, non-blocking) the restarted operator until settled, into FILE "
+        "(with several replicas: the first, shard 0)",
     )
     parser.add_argument(
         "--profile-plan-edit",
         type=Path,
         metavar="FILE",
-        help="py-spy record (raw, non-blocking) the operator from the plan edit until it reached every tenant",
+        help="py-spy record (raw, non-blocking) the operator from the plan edit until it reached every tenant "
+        "(with several replicas: the first, shard 0)",
     )
-    sys.exit(asyncio.run(main(parser.parse_args())))
+    arguments = parser.parse_args()
+    if not 1 <= arguments.replicas <= 999:
+        parser.error("--replicas: 1 to 999 (a shard is K/N with N of at most 3 digits)")
+    sys.exit(asyncio.run(main(arguments)))

@@ -173,6 +173,16 @@ class Inventory:
         index = self.indices.get(DUNNING_INDEX)
         return sorted({str(name) for name in index.get(tenant, ())}) if index is not None else []
 
+    def child(self, tenant: str, key: tuple[str, str, str]) -> dict[str, Any] | None:
+        """One child of `tenant` by (kind, namespace, name), as the index holds it now."""
+        kind, namespace, name = key
+        for c in self.indices[child_index_name(kind)].get(tenant, ()):
+            meta = c.get("metadata") or {}
+            if meta.get("name") == name and (meta.get("namespace") or "") == namespace and uid_of(c) not in self.gone:
+                found: dict[str, Any] = c
+                return found
+        return None
+
     def children(self, tenant: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         for kind in CHILD_KINDS:

@@ -9,10 +9,12 @@ benchmarks read (a reconcile with nothing to do must make zero writes).
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 import ssl
 import tempfile
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -179,16 +181,29 @@ class KubeClient:
     ) -> list[dict[str, Any]]:
         """Every object of a kind (in a namespace), read in pages of `page_size` (`limit` and
         `continue`), so that no single answer holds a whole cluster; `most`: stop after that many."""
-        params = {"limit": str(page_size if most is None else min(page_size, most))}
+        items: list[dict[str, Any]] = []
+        async for page in self.pages(
+            kind, namespace, label_selector, page_size if most is None else min(page_size, most)
+        ):
+            items.extend(page)
+            if most is not None and len(items) >= most:
+                break
+        return items
+
+    async def pages(
+        self, kind: str, namespace: str | None = None, label_selector: str | None = None, page_size: int = 500
+    ) -> AsyncIterator[builtins.list[dict[str, Any]]]:
+        """The objects of a kind a page at a time: a caller that keeps less than the objects (an index
+        of slim copies) never holds more than one page of them."""
+        params = {"limit": str(page_size)}
         if label_selector:
             params["labelSelector"] = label_selector
-        items: list[dict[str, Any]] = []
         while True:
             payload = await self._checked(f"list {kind}", "GET", KINDS[kind].path(namespace), params=params)
-            items.extend(payload.get("items") or [])
+            yield payload.get("items") or []
             token = (payload.get("metadata") or {}).get("continue")
-            if not token or (most is not None and len(items) >= most):
-                return items
+            if not token:
+                return
             params = {**params, "continue": token}
 
     async def apply(self, obj: dict[str, Any], force: bool = True) -> dict[str, Any]:

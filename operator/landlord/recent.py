@@ -57,5 +57,8 @@ class Recent:
             return indexed
         return mine
 
+    def __len__(self) -> int:
+        return len(self._objects)
+
     def forget(self, key: Hashable) -> None:
         self._objects.pop(key, None)

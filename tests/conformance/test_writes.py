@@ -89,6 +89,23 @@ async def test_apply_creates_and_records_manager(http: Http) -> None:
     assert status == 200
 
 
+async def test_an_apply_body_may_be_json_block_yaml_or_flow_yaml(http: Http) -> None:
+    """The apply media type is YAML; JSON is YAML (and what most clients send, read as JSON), and so is
+    a flow mapping that is not JSON: all three give the same object."""
+    bodies = {
+        "json": '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "as-json"}, "data": {"a": "1"}}',
+        "block": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: as-block\ndata:\n  a: '1'\n",
+        "flow": "{apiVersion: v1, kind: ConfigMap, metadata: {name: as-flow}, data: {a: '1'}}",
+    }
+    for style, body in bodies.items():
+        name = f"as-{style}"
+        status, obj = await http.patch(f"{CMS}/{name}", body, kind="apply", fieldManager="alice")
+        assert status == 201, (style, obj)
+        assert obj["data"] == {"a": "1"} and obj["metadata"]["name"] == name
+    status, obj = await http.patch(f"{CMS}/bad", "{a: [", kind="apply", fieldManager="alice")
+    assert status == 400 and "error decoding patch" in obj["message"]
+
+
 async def test_apply_requires_field_manager(http: Http) -> None:
     cm: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"a": "1"}}
     status, _ = await http.patch(f"{CMS}/ssa", cm, kind="apply")

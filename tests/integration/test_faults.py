@@ -215,9 +215,7 @@ async def test_converges_after_kills_while_provisioning_and_flapping(
     # re-list after the reconnect, long before the 60 s drift pass.
     victim = names[-1]
     await _outage(devcluster, client, victim)
-    await eventually(
-        lambda: client.get("NetworkPolicy", "landlord-isolation", f"t-{victim}"), timeout=15, interval=0.2
-    )
+    await eventually(lambda: client.get("NetworkPolicy", "landlord-isolation", f"t-{victim}"), timeout=15, interval=0.2)
     await eventually(lambda: _settled(devcluster, client, suspended), timeout=120, interval=1)
 
     config = parse({**CONFIG, "metrics": {"port": 0}})

@@ -165,9 +165,7 @@ async def test_the_owner_runs_its_application(env: Env, owner: KubeClient) -> No
 
 async def test_rbac_keeps_the_owner_off_what_isolates_it(env: Env, owner: KubeClient) -> None:
     assert by_rbac(await refused(owner.delete("NetworkPolicy", "landlord-isolation", NS)))
-    assert by_rbac(
-        await refused(owner.patch("NetworkPolicy", "landlord-isolation", {"spec": {"ingress": [{}]}}, NS))
-    )
+    assert by_rbac(await refused(owner.patch("NetworkPolicy", "landlord-isolation", {"spec": {"ingress": [{}]}}, NS)))
     allow_all = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from landlord.recent import Recent
 from landlord.workqueue import WorkQueue
@@ -63,3 +64,21 @@ def test_recent_lets_go_once_the_watch_delivered_as_new() -> None:
     assert recent.pick("k", obj("9"))["value"] == 1  # the watch lags: still ours
     recent.caught_up("k", obj("10"))
     assert recent.pick("k", None) is None  # delivered: the index holds it, nothing kept here
+
+
+def test_the_echo_of_our_write_lets_it_go_and_queues_nothing() -> None:
+    """The watch bringing back what we wrote (the index holds it now) frees the response we kept:
+    kept until the next reconcile, those responses were a fifth of the operator's memory."""
+    from types import SimpleNamespace
+
+    from landlord.controller.core import Controller
+
+    ctl: Any = SimpleNamespace(recent=Recent(), _written={}, queue=WorkQueue())
+    key = ("ConfigMap", "t-acme", "landlord-entitlements")
+    Controller.remember_write(ctl, key, obj("10"))
+    Controller.child_changed(ctl, "acme", key, obj("10"))
+    assert len(ctl.recent) == 0 and not ctl._written
+    assert ctl.queue.depth() == 0
+    Controller.remember_write(ctl, key, obj("12"))
+    Controller.child_changed(ctl, "acme", key, obj("11"))  # older than our write (someone else's): kept
+    assert len(ctl.recent) == 1 and ctl.queue.depth() == 1

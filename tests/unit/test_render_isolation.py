@@ -180,9 +180,7 @@ def test_egress_cidrs_never_reach_the_cloud_metadata_address() -> None:
 
 def test_more_metadata_addresses_can_be_configured() -> None:
     config = parse({"network": {"egressCIDRs": ["100.64.0.0/10"], "metadataCIDRs": ["100.100.100.200/32"]}})
-    assert egress_blocks(desired(config=config)) == [
-        {"cidr": "100.64.0.0/10", "except": ["100.100.100.200/32"]}
-    ]
+    assert egress_blocks(desired(config=config)) == [{"cidr": "100.64.0.0/10", "except": ["100.100.100.200/32"]}]
 
 
 @pytest.mark.parametrize(

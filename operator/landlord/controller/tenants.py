@@ -163,9 +163,12 @@ class TenantReconciler:
 
     def _context(self, tenant: dict[str, Any], desired: Desired, live: dict[ObjectKey, Any]) -> Context:
         ctl = self.ctl
+        name = tenant["metadata"]["name"]
 
         def lookup(key: ObjectKey) -> dict[str, Any] | None:
-            return ctl.recent.pick(key, live.get(key))
+            # The index now, not `live` (taken when the reconcile began): a watch event meanwhile
+            # lets our own write go from `recent` once the index holds it (`caught_up`).
+            return ctl.recent.pick(key, ctl.inventory.child(name, key))
 
         def remember(key: ObjectKey, obj: dict[str, Any]) -> None:
             ctl.remember_write(key, obj)

@@ -66,6 +66,7 @@ def quiet_handler_logs() -> None:
         objects.setLevel(logging.WARNING)
 
 
+LIST_PAGE = 500  # objects per page of a list at start (kopf's and the prefill's)
 KOPF_IDLE_WORKER = 0.5  # seconds (kopf's default: 5)
 # The collector's first threshold: allocations between young collections (Python's default: 700).
 GC_YOUNG = 50_000
@@ -139,16 +140,16 @@ async def prefill(indexes: Indexes, client: KubeClient) -> None:
     for kind in indexes.kinds():
         selector = CHILD_SELECTOR if kind in CHILD_KINDS else TENANT_LABEL if kind == "Invoice" else None
         try:
-            objects = await client.list(kind, label_selector=selector)
+            async for page in client.pages(kind, label_selector=selector, page_size=LIST_PAGE):
+                for obj in page:
+                    # A list's items carry no kind (a watch event's object does): the indexes key by it.
+                    obj.setdefault("apiVersion", KINDS[kind].api_version)
+                    obj.setdefault("kind", kind)
+                    indexes.observe(kind, obj)
         except KubeError as exc:
             if exc.status == 404:  # the kind is not installed (the Invoice CRD): nothing to index
                 continue
             raise
-        for obj in objects:
-            # A list's items carry no kind (a watch event's object does): the indexes key by it.
-            obj.setdefault("apiVersion", KINDS[kind].api_version)
-            obj.setdefault("kind", kind)
-            indexes.observe(kind, obj)
 
 
 def _login_default(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -175,6 +176,10 @@ def build_registry(
         settings.posting.enabled = False  # the controller posts its own Events, on transitions only
         settings.watching.server_timeout = 300
         settings.watching.reconnect_backoff = 1.0
+        # kopf lists each kind at start (and after a failed watch) in pages, as the prefill does,
+        # not in one response: one response of every tenant, or of every child of one kind, was
+        # the high-water mark of a restart.
+        settings.watching.chunk_size = LIST_PAGE
         settings.persistence.finalizer = "landlord.dev/kopf"
         settings.persistence.diffbase_storage = NoDiffBase()
         # kopf's worker of an object waits this long for its next event, holding the last one (the

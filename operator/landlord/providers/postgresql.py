@@ -18,15 +18,20 @@ import secrets
 import shutil
 from collections.abc import AsyncIterator
 from glob import glob
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-from psycopg import sql
-
+from ..imports import OnFirstUse
 from ..redaction import redact
 from .base import ProviderError, ProviderSpec
 from .database import DatabaseRequest, DatabaseState, ServerAccess
 from .registry import register
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg import sql
+else:  # imported when a database is first served: 10 MiB of memory where none is configured
+    psycopg = OnFirstUse("psycopg")
+    sql = OnFirstUse("psycopg.sql")
 
 _POOL_SIZE = 4  # idle admin connections kept per server and database
 _CONNECT_TIMEOUT = 5
