@@ -524,9 +524,10 @@ async def run(spec: Run) -> None:
                 await api.call("POST", PLANS, plan("1"))
                 if spec.reseller:
                     await api.call("POST", "/apis/landlord.dev/v1alpha1/resellers", RESELLER)
-                if spec.replicas > 1:  # the shards' Leases are in the operator's namespace, as in a cluster
-                    namespace = operator_env.get("LANDLORD_NAMESPACE") or OPERATOR_NAMESPACE
-                    await api.call("POST", "/api/v1/namespaces", {"metadata": {"name": namespace}})
+                # The operator's namespace, as crds/landlord-admission.yaml makes it in a cluster: the key of
+                # namespace claims is kept there (and the shards' Leases).
+                namespace = operator_env.get("LANDLORD_NAMESPACE") or OPERATOR_NAMESPACE
+                await api.call("POST", "/api/v1/namespaces", {"metadata": {"name": namespace}})
                 operators = Operators.make(spec.replicas, Path(tmp), session, operator_env, spec.processes)
                 operators.configure(spec.drift)
                 await operators.start()

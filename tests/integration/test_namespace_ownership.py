@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.helpers import eventually
 from tests.integration.conftest import Env
 from tests.integration.test_tenancy import plan, tenant
@@ -105,7 +107,9 @@ async def test_copying_landlords_labels_and_the_tenants_uid_does_not_make_a_name
     assert "namespaceClaim" not in obj["status"]
 
 
-async def test_killed_between_creating_the_namespace_and_recording_it_is_still_its_own(env: Env) -> None:
+async def _killed_between_create_and_record(env: Env) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A tenant whose operator was stopped right after creating its namespace, before the uid's
+    recording: the Tenant's status then, and the namespace as created."""
     await env.apply(plan())
     operator = await env.start_operator()
     client = operator.state.client
@@ -123,14 +127,61 @@ async def test_killed_between_creating_the_namespace_and_recording_it_is_still_i
     await env.apply(tenant("killed"))
     await eventually(lambda: bool(made))
     await env.stop_operator()
-    status = (await env.get("Tenant", "killed"))["status"]
-    assert status["namespaceClaim"].startswith("sha256:") and "namespaceUID" not in status
-    namespace_uid = made[0]["metadata"]["uid"]
+    return (await env.get("Tenant", "killed")).get("status") or {}, made[0]
+
+
+async def test_killed_between_creating_the_namespace_and_recording_it_is_still_its_own(env: Env) -> None:
+    status, made = await _killed_between_create_and_record(env)
+    # Nothing was written to the Tenant before the create: the namespace's claim is the operator's HMAC.
+    assert "namespaceClaim" not in status and "namespaceUID" not in status
+    assert made["metadata"]["annotations"]["landlord.dev/claim"].startswith("hmac-sha256:")
+    namespace_uid = made["metadata"]["uid"]
     await env.start_operator()
     obj = await env.wait_phase("killed", "Active")
     assert obj["status"]["namespaceUID"] == namespace_uid  # the same namespace, recognised by its claim
     assert "namespaceClaim" not in obj["status"]
     assert await env.get("RoleBinding", "landlord-owners", "t-killed") is not None
+
+
+async def test_without_the_claim_key_the_claim_is_recorded_in_the_status_first(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No Secret can be read or made (here: the operator's namespace does not exist): the claim's
+    digest goes to the status before the create, and a kill in between is recognised all the same."""
+    monkeypatch.setenv("LANDLORD_NAMESPACE", "landlord-nowhere")
+    status, made = await _killed_between_create_and_record(env)
+    assert status["namespaceClaim"].startswith("sha256:") and "namespaceUID" not in status
+    await env.start_operator()
+    obj = await env.wait_phase("killed", "Active")
+    assert obj["status"]["namespaceUID"] == made["metadata"]["uid"]
+    assert "namespaceClaim" not in obj["status"]
+
+
+async def test_a_claim_read_on_the_tenants_namespace_claims_no_later_one(env: Env) -> None:
+    """The owner can read its namespace's claim. Should the namespace go, a namespace made in
+    advance with that claim copied onto it is still not the tenant's: the next claim names the
+    first namespace's uid."""
+    await env.apply(plan())
+    await env.start_operator()
+    await env.apply(tenant("replay"))
+    first = await env.wait_phase("replay", "Active")
+    live = await env.get("Namespace", "t-replay")
+    copied = live["metadata"]["annotations"]["landlord.dev/claim"]
+    await env.stop_operator()
+    await env.client.delete("Namespace", "t-replay")
+
+    async def gone() -> bool:
+        return await env.get("Namespace", "t-replay") is None
+
+    await eventually(gone, timeout=15)
+    labels = {"landlord.dev/tenant": "replay", "landlord.dev/plan": "basic", "app.kubernetes.io/managed-by": "landlord"}
+    uid = {"landlord.dev/tenant-uid": first["metadata"]["uid"]}
+    forged = await env.client.create(namespace("t-replay", labels, **uid, **{"landlord.dev/claim": copied}))
+    await env.start_operator()
+    obj = await env.wait_phase("replay", "Failed")
+    assert obj["status"]["reason"] == "NamespaceConflict"
+    assert obj["status"]["namespaceUID"] == first["status"]["namespaceUID"] != forged["metadata"]["uid"]
+    assert await env.client.list("RoleBinding", "t-replay") == []
 
 
 async def test_retain_keeps_the_namespace_and_data_without_access_and_never_hands_it_on(env: Env) -> None:

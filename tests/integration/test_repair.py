@@ -221,7 +221,7 @@ async def test_objects_a_tenant_labels_as_landlords_are_not_indexed(env: Env) ->
 
     controller = env.controller
     children = sorted(key_of(c) for c in controller.inventory.children("host"))
-    assert len(children) == 9  # the namespace, quota, limits, four policies, the binding, entitlements
+    assert len(children) == 6  # the namespace, quota, limits, the policy, the binding, entitlements
     assert indexed(controller) == ["landlord-entitlements"]
     # The operator parsed only the copies (filtered by name) and never saw the others: the
     # watch asks the API server for Landlord's labels.

@@ -12,6 +12,7 @@ from landlord.api.resolution import Refusal
 from landlord.api.schemas import crd_by_kind, name_rule
 from landlord.cli import main
 from landlord.components import Observation
+from landlord.components.claim_key import claim_token
 from landlord.components.namespace import (
     ADOPT_ANNOTATION,
     CLAIM_ANNOTATION,
@@ -248,6 +249,18 @@ def test_only_the_namespace_landlord_made_for_this_tenant_is_its() -> None:
     forged_claim = owner()
     forged_claim["metadata"]["annotations"] = {"landlord.dev/namespace-claim": claim_digest("secret-token")}
     assert ownership(forged_claim, made) is None
+    # The claim a namespace gets from an operator holding the claim key: no status write before.
+    key = b"k" * 32
+    first = claim_token(key, "tenant-1", None)
+    made_first = namespace("ns-7", OURS, {CLAIM_ANNOTATION: first})
+    assert ownership(owner(), made_first, first) == "claimed"
+    assert ownership(owner(), made_first, claim_token(b"x" * 32, "tenant-1", None)) is None  # another key
+    assert ownership(owner(), made_first, claim_token(key, "tenant-2", None)) is None  # another Tenant
+    # Once readable on the namespace recorded, it claims no later one: the next names that uid.
+    later = claim_token(key, "tenant-1", "ns-7")
+    assert later != first
+    assert ownership(owner(namespaceUID="ns-7"), namespace("ns-8", OURS, {CLAIM_ANNOTATION: first}), later) is None
+    assert ownership(owner(namespaceUID="ns-7"), namespace("ns-8", OURS, {CLAIM_ANNOTATION: later}), later) == "claimed"
     # An administrator's explicit gift names this Tenant object by uid.
     assert ownership(owner(), namespace("ns-4", None, {ADOPT_ANNOTATION: "tenant-1"})) == "adopted"
     assert ownership(owner(), namespace("ns-4", None, {ADOPT_ANNOTATION: "tenant-0"})) is None

@@ -6,15 +6,17 @@ Tenant's uid is readable by anyone who can read Tenants), so ownership is decide
 - Landlord creates the namespace itself, with a create (POST) that fails when the name is
   taken, never with an apply that would merge into what exists, and records its uid in
   `status.namespaceUID`. That namespace, and no other, is the tenant's.
-- Intent before effect: before the create, the SHA-256 of a random one-time token goes to
-  `status.namespaceClaim`, and the token onto the namespace (annotation `landlord.dev/claim`).
-  The status, not an annotation: whoever writes a Tenant can write its annotations (and its
-  finalizers), and could name a token of a namespace made in advance; only the operator writes
-  the status.
-  A kill between the create and the uid's recording is recognised on restart by the token,
-  which nobody knew before the namespace existed: a namespace made in advance by someone else
-  (copying every label, the Tenant's uid, even the operator's field manager) cannot carry it.
-  Once the uid is recorded the claim is cleared, so the token, now readable, proves nothing.
+- Intent before effect, without a write: the namespace is created with a claim only the operator
+  can make (annotation `landlord.dev/claim`: an HMAC, with a key in the operator's namespace, of
+  the Tenant's uid and the namespace uid the status recorded before; see `claim_key`). A kill
+  between the create and the uid's recording is recognised on restart by that claim: a namespace
+  made in advance by someone else (copying every label, the Tenant's uid, even the operator's
+  field manager) cannot carry it, and a claim readable on a namespace claims no later one.
+  Where the key cannot be had, the SHA-256 of a random one-time token goes to
+  `status.namespaceClaim` before the create, and the token onto the namespace. The status, not
+  an annotation: whoever writes a Tenant can write its annotations (and its finalizers), and
+  could name a token of a namespace made in advance; only the operator writes the status. Once
+  the uid is recorded that claim is cleared, so the token, now readable, proves nothing.
 - A person with rights on namespaces (tenants have none) may give one to a Tenant explicitly:
   annotation `landlord.dev/adopt=<the Tenant's uid>` (a uid names one Tenant object, never a
   later one of the same name).
@@ -40,6 +42,7 @@ from ..kube import KubeError
 from ..pipeline import Desired
 from ..render.view import MANAGED_BY, TENANT_LABEL
 from .base import RECHECK_TERMINATING, Component, Context, Observation
+from .claim_key import ClaimKey, claim_token
 
 CLAIM_ANNOTATION = "landlord.dev/claim"  # the one-time token whose digest is status.namespaceClaim
 TENANT_UID_ANNOTATION = "landlord.dev/tenant-uid"  # for people: the Tenant it was made for
@@ -64,8 +67,9 @@ def _meta(obj: dict[str, Any] | None) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def ownership(tenant: dict[str, Any], namespace: dict[str, Any]) -> str | None:
-    """How the namespace is this Tenant's (recorded, claimed, adopted, legacy), or None: it is not. Pure."""
+def ownership(tenant: dict[str, Any], namespace: dict[str, Any], expected: str | None = None) -> str | None:
+    """How the namespace is this Tenant's (recorded, claimed, adopted, legacy), or None: it is not.
+    `expected`: the claim a namespace created for it now carries (`claim_key.claim_token`). Pure."""
     status = tenant.get("status") or {}
     meta = _meta(namespace)
     labels = meta.get("labels") or {}
@@ -74,8 +78,10 @@ def ownership(tenant: dict[str, Any], namespace: dict[str, Any]) -> str | None:
     if recorded and meta.get("uid") == recorded:
         return RECORDED
     token = annotations.get(CLAIM_ANNOTATION)
-    if claim and isinstance(token, str) and secrets.compare_digest(claim_digest(token), str(claim)):
+    if expected and isinstance(token, str) and secrets.compare_digest(token.encode(), expected.encode()):
         return CLAIMED
+    if claim and isinstance(token, str) and secrets.compare_digest(claim_digest(token), str(claim)):
+        return CLAIMED  # a claim recorded in the status (no key; or made by an earlier Landlord)
     tenant_uid = _meta(tenant).get("uid")
     if tenant_uid and annotations.get(ADOPT_ANNOTATION) == tenant_uid:
         return ADOPTED
@@ -160,6 +166,9 @@ class NamespaceComponent(Component):
     kinds = ("Namespace",)
     namespaced = False
 
+    def __init__(self, claim_key: ClaimKey | None = None) -> None:
+        self.claim_key = claim_key or ClaimKey()
+
     def healthy(self, desired: Desired) -> str:
         return f"namespace {desired.namespace}"
 
@@ -180,7 +189,11 @@ class NamespaceComponent(Component):
         except KubeError as exc:
             ctx.errors[key] = exc
             return
-        how = ownership(ctx.tenant, live)
+        try:
+            how = ownership(ctx.tenant, live, await self._expected_claim(ctx, live))
+        except KubeError as exc:
+            ctx.errors[key] = exc
+            return
         ctx.notes[self.name] = Seen(live, how)
         if how is None:
             return  # someone else's: never written to
@@ -194,11 +207,28 @@ class NamespaceComponent(Component):
         except KubeError as exc:
             ctx.errors[key] = exc
 
+    async def _expected_claim(self, ctx: Context, live: dict[str, Any]) -> str | None:
+        """The claim a namespace created for this tenant now carries; None when the uid is recorded
+        (nothing to recognise: no key read) or no key can be had."""
+        status = ctx.tenant.get("status") or {}
+        if status.get("namespaceUID") and status.get("namespaceUID") == _meta(live).get("uid"):
+            return None
+        secret_key = await self.claim_key.get(ctx.client)
+        if secret_key is None:
+            return None
+        return claim_token(secret_key, str(_meta(ctx.tenant).get("uid") or ""), status.get("namespaceUID"))
+
     async def _create(self, ctx: Context, obj: dict[str, Any]) -> dict[str, Any] | None:
-        """Creates the namespace, the claim recorded first; the live namespace when the name was
-        taken meanwhile (then it is not ours), None when created."""
-        token = secrets.token_urlsafe(24)
-        await ctx.record_status({"namespaceClaim": claim_digest(token)})
+        """Creates the namespace with its claim (see `claim_key`; without a key, the claim recorded
+        in the status first); the live namespace when the name was taken meanwhile (then it is not
+        ours), None when created."""
+        secret_key = await self.claim_key.get(ctx.client)
+        tenant_uid = str(_meta(ctx.tenant).get("uid") or "")
+        if secret_key is not None and tenant_uid:
+            token = claim_token(secret_key, tenant_uid, (ctx.tenant.get("status") or {}).get("namespaceUID"))
+        else:
+            token = secrets.token_urlsafe(24)
+            await ctx.record_status({"namespaceClaim": claim_digest(token)})
         body = copy.deepcopy(obj)
         annotations = body["metadata"].setdefault("annotations", {})
         annotations[CLAIM_ANNOTATION] = token

@@ -67,7 +67,8 @@ TENANT_STATUS = obj(
             "in or deletes. A namespace of the same name with another uid is never adopted (NamespaceConflict)."
         ),
         "namespaceClaim": s(
-            "While the namespace is being created: the SHA-256 of the one-time token put on it, so that a "
+            "While the namespace is being created, when the operator has no claim key (Secret "
+            "landlord-namespace-claims in its namespace): the SHA-256 of the one-time token put on it, so that a "
             "restart between its creation and the uid's recording recognises it, and nothing else."
         ),
         "subdomain": s(
