@@ -3,6 +3,8 @@ and https://kubernetes.io/docs/concepts/overview/working-with-objects/field-sele
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.helpers import Http
@@ -89,7 +91,9 @@ async def test_limit_and_continue(http: Http, labelled: None) -> None:
 async def test_pages_across_namespaces_with_a_selector_and_changes_between_pages(http: Http) -> None:
     """api-concepts/#retrieving-large-results-sets-in-chunks: pages in a stable order, each
     resuming after the last one's key; `limit` counts matching objects only; the last page has no
-    `continue`. Objects created after the resumption point appear, those deleted do not."""
+    `continue`. Every page shows the collection at the first page's resourceVersion (one etcd
+    revision): objects created after it do not appear, those deleted since do; a watch from that
+    resourceVersion sees what changed meanwhile (what kopf and informers rely on)."""
     for namespace in ("ns-a", "ns-b", "ns-c"):
         await http.post("/api/v1/namespaces", {"metadata": {"name": namespace}})
         for index in range(5):
@@ -100,8 +104,10 @@ async def test_pages_across_namespaces_with_a_selector_and_changes_between_pages
     seen: list[tuple[str, str]] = []
     params: dict[str, str] = {"labelSelector": "keep=yes", "limit": "2"}
     pages = 0
+    versions = set()
     while True:
         _, page = await http.get("/api/v1/configmaps", **params)
+        versions.add(page["metadata"]["resourceVersion"])
         pages += 1
         assert len(page["items"]) <= 2
         seen.extend((i["metadata"]["namespace"], i["metadata"]["name"]) for i in page["items"])
@@ -118,11 +124,30 @@ async def test_pages_across_namespaces_with_a_selector_and_changes_between_pages
             break
         params["continue"] = token
     assert seen == [
-        ("ns-a", "cm0"), ("ns-a", "cm2"), ("ns-a", "cm4"), ("ns-b", "cm0"), ("ns-b", "cm4"),
-        ("ns-c", "cm0"), ("ns-c", "cm2"), ("ns-c", "cm4"), ("ns-c", "cm9"),
+        ("ns-a", "cm0"), ("ns-a", "cm2"), ("ns-a", "cm4"), ("ns-b", "cm0"), ("ns-b", "cm2"), ("ns-b", "cm4"),
+        ("ns-c", "cm0"), ("ns-c", "cm2"), ("ns-c", "cm4"),
     ]  # fmt: skip
     assert pages == 5
+    (listed,) = versions
+    async with http.watch("/api/v1/configmaps", resourceVersion=listed, labelSelector="keep=yes") as stream:
+        changes = [await stream.next() for _ in range(3)]
+    assert [(c["type"], c["object"]["metadata"]["name"]) for c in changes] == [
+        ("DELETED", "cm2"),
+        ("ADDED", "cm9"),
+        ("ADDED", "cm1a"),
+    ]
     assert await names(http, "/api/v1/namespaces/ns-b/configmaps", limit="10") == ["cm0", "cm1", "cm3", "cm4"]
+
+
+async def test_a_continue_token_past_its_time_is_gone(http: Http, labelled: None, monkeypatch: Any) -> None:
+    """A continue token older than the server keeps the list's revision answers 410 Expired
+    (api-concepts: "after a period of time (by default 5 minutes)"); a new list starts over."""
+    from landlord.devcluster import store
+
+    _, page = await http.get(CMS, limit=2)
+    monkeypatch.setattr(store, "SNAPSHOT_TTL", 0.0)
+    status, body = await http.get(CMS, limit=2, **{"continue": page["metadata"]["continue"]})
+    assert status == 410 and body["reason"] == "Expired" and "too old" in body["message"]
 
 
 def test_label_selector_objects() -> None:

@@ -34,7 +34,6 @@ from .rbac import REVIEW_KINDS
 from .resources import SCHEMA_VERSION, ResourceType
 from .scale import SCALE_GROUP, SCALE_VERSION
 from .selectors import make_filter
-from .store import decode_continue, encode_continue
 from .tables import to_table
 from .tls import Certificates
 from .writes import WriteResult
@@ -514,16 +513,11 @@ class Api:
         )
 
     def _list(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.Response:
-        start = request.query.get("continue")
-        after = decode_continue(start) if start else None
         limit = int(request.query.get("limit", "0") or 0)
-        items, resource_version, more = self.cluster.page(
-            rt, namespace, self._filter(request, rt), after, limit, shallow=True
-        )  # serialised below; only their apiVersion and kind are removed
-        continue_token = ""
-        if more:
-            last = items[-1]["metadata"]
-            continue_token = encode_continue(last.get("namespace", ""), last["name"])
+        # Shallow copies, serialised below; only their apiVersion and kind are removed.
+        items, resource_version, continue_token = self.cluster.list_page(
+            rt, namespace, self._filter(request, rt), request.query.get("continue"), limit
+        )
         if _wants_table(request):
             return _json(
                 to_table(rt, items, resource_version, request.query.get("includeObject", "Metadata"), continue_token)

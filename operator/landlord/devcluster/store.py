@@ -13,8 +13,10 @@ import base64
 import bisect
 import copy
 import json
-from collections import deque
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from . import errors
@@ -22,6 +24,8 @@ from .resources import ResourceType
 from .watch import GroupResource, Watcher, WatchEvent
 
 Key = tuple[str, str]  # (namespace, name)
+SNAPSHOTS = 64  # paginated lists whose rest is kept (the most recent ones)
+SNAPSHOT_TTL = 300.0  # seconds a paginated list's rest is kept (kube-apiserver: etcd's 5-minute compaction)
 ObjectRef = tuple[GroupResource, Key]
 
 
@@ -45,6 +49,8 @@ class ObjectStore:
         # pages from its watch cache the same way, never sorting the whole collection per request).
         self._order: dict[GroupResource, tuple[int, int, list[Key]]] = {}
         self._structure: dict[GroupResource, int] = {}
+        # The rest of each paginated list, as it was at its first page (see `list_page`).
+        self._snapshots: OrderedDict[str, Snapshot] = OrderedDict()
 
     # -- reads ------------------------------------------------------------------------------
     def _store(self, rt: ResourceType) -> dict[Key, dict[str, Any]]:
@@ -141,6 +147,79 @@ class ObjectStore:
             return [{**obj, **version} for obj in found], str(self.rv), more
         return [self.present(rt, obj) for obj in found], str(self.rv), more
 
+    def list_page(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        matches: Callable[[dict[str, Any]], bool],
+        token: str | None,
+        limit: int,
+    ) -> tuple[list[dict[str, Any]], str, str]:
+        """One page of a LIST for a client (shallow copies, serialised at once), the list's
+        resourceVersion and the `continue` token of the next page ("" at the end).
+
+        Every page of a paginated list shows the collection as it was at the first page, under
+        that page's resourceVersion, as kube-apiserver serves continued lists from one etcd
+        revision: a client that then watches from that resourceVersion (kopf, client-go
+        informers) sees every change made while it paged. The rest of the list is kept (object
+        references: stored objects are replaced, never changed, on a write) for `SNAPSHOT_TTL`
+        seconds and for the `SNAPSHOTS` most recent lists; a token past that answers 410 Expired,
+        as a continue token older than etcd's compaction does.
+        """
+        version = {"apiVersion": rt.api_version, "kind": rt.kind}
+        if not token:
+            items, resource_version, more = self.page(rt, namespace, matches, None, limit, shallow=True)
+            if not more:
+                return items, resource_version, ""
+            last = items[-1]["metadata"]
+            after: Key = (last.get("namespace") or "", last["name"])
+            rest = self._matching_after(rt, namespace, matches, after)
+            snapshot_id = f"{self.rv}-{len(self._snapshots)}-{id(rest)}"
+            self._snapshots[snapshot_id] = Snapshot(time.monotonic(), resource_version, rest)
+            while len(self._snapshots) > SNAPSHOTS:
+                self._snapshots.popitem(last=False)
+            return items, resource_version, encode_continue(after[0], after[1], resource_version, snapshot_id)
+        position = decode_continue(token)
+        snapshot = self._snapshots.get(position.snapshot or "")
+        if snapshot is None or time.monotonic() - snapshot.taken > SNAPSHOT_TTL:
+            if position.snapshot is None:  # a token without one (older emulator): the current objects after it
+                items, resource_version, more = self.page(
+                    rt, namespace, matches, (position.namespace, position.name), limit, shallow=True
+                )
+                last = items[-1]["metadata"] if more else {}
+                following = encode_continue(last.get("namespace") or "", last["name"]) if more else ""
+                return items, resource_version, following
+            raise errors.gone(
+                "The provided continue parameter is too old to display a consistent list result. You can start a "
+                "new list without the continue parameter."
+            )
+        self._snapshots.move_to_end(position.snapshot or "")
+        keys = [key for key, _ in snapshot.rest]
+        start = bisect.bisect_right(keys, (position.namespace, position.name))
+        end = len(keys) if not limit else min(len(keys), start + limit)
+        items = [{**obj, **version} for _, obj in snapshot.rest[start:end]]
+        if end >= len(keys):
+            self._snapshots.pop(position.snapshot or "", None)  # read to the end: not needed again
+            return items, snapshot.resource_version, ""
+        last_key = keys[end - 1]
+        following = encode_continue(last_key[0], last_key[1], snapshot.resource_version, position.snapshot)
+        return items, snapshot.resource_version, following
+
+    def _matching_after(
+        self, rt: ResourceType, namespace: str | None, matches: Callable[[dict[str, Any]], bool], after: Key
+    ) -> list[tuple[Key, dict[str, Any]]]:
+        store = self._store(rt)
+        keys = self._sorted_keys(rt)
+        rest = []
+        for index in range(bisect.bisect_right(keys, after), len(keys)):
+            key = keys[index]
+            if namespace is not None and key[0] != namespace:
+                break
+            obj = store.get(key)
+            if obj is not None and matches(obj):
+                rest.append((key, obj))
+        return rest
+
     # -- changes ----------------------------------------------------------------------------
     def _next_rv(self) -> str:
         self.rv += 1
@@ -232,15 +311,40 @@ class ObjectStore:
         self.watchers.discard(watcher)
 
 
-def decode_continue(token: str) -> tuple[str, str]:
-    """The (namespace, name) a list's `continue` token resumes after; 400 when malformed."""
+@dataclass(frozen=True)
+class Snapshot:
+    """The rest of a paginated list as it was at its first page."""
+
+    taken: float  # time.monotonic()
+    resource_version: str
+    rest: list[tuple[Key, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Continue:
+    """What a `continue` token says: the key the next page starts after, the list's
+    resourceVersion, and the snapshot holding the rest (None in tokens without one)."""
+
+    namespace: str
+    name: str
+    resource_version: str | None = None
+    snapshot: str | None = None
+
+
+def decode_continue(token: str) -> Continue:
+    """A list's `continue` token; 400 when malformed."""
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
-        return data["ns"], data["name"]
-    except (ValueError, KeyError) as exc:
+        return Continue(str(data["ns"]), str(data["name"]), data.get("rv"), data.get("s"))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise errors.bad_request(f"continue key is not valid: {exc}") from exc
 
 
-def encode_continue(namespace: str, name: str) -> str:
+def encode_continue(namespace: str, name: str, resource_version: str | None = None, snapshot: str | None = None) -> str:
     """The `continue` token of a list page that ended at (namespace, name)."""
-    return base64.urlsafe_b64encode(json.dumps({"ns": namespace, "name": name}).encode()).decode()
+    data: dict[str, str] = {"ns": namespace, "name": name}
+    if resource_version is not None:
+        data["rv"] = resource_version
+    if snapshot is not None:
+        data["s"] = snapshot
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
