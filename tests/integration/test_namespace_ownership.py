@@ -143,6 +143,26 @@ async def test_killed_between_creating_the_namespace_and_recording_it_is_still_i
     assert await env.get("RoleBinding", "landlord-owners", "t-killed") is not None
 
 
+async def test_a_tenant_deleted_after_a_kill_before_the_recording_still_gets_its_namespace_dealt_with(
+    env: Env,
+) -> None:
+    """Deleted right after such a kill: the namespace is recognised by its claim there too, and kept
+    as an orphan (Retain, the default), not left behind as someone else's."""
+    status, made = await _killed_between_create_and_record(env)
+    assert "namespaceUID" not in status
+    await env.client.delete("Tenant", "killed")
+    await env.start_operator()
+
+    async def tenant_gone() -> bool:
+        return await env.get("Tenant", "killed") is None
+
+    await eventually(tenant_gone, timeout=15)
+    kept = await env.get("Namespace", "t-killed")
+    assert kept is not None and kept["metadata"]["uid"] == made["metadata"]["uid"]
+    assert kept["metadata"]["labels"].get("landlord.dev/orphaned") == "true"
+    assert "NamespaceLeft" not in await tenant_events(env, "killed")
+
+
 async def test_without_the_claim_key_the_claim_is_recorded_in_the_status_first(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:

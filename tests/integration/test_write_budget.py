@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from landlord.kube import KubeError
 from tests.helpers import eventually
 from tests.integration import conftest
 from tests.integration.conftest import Env
@@ -89,15 +90,16 @@ FORMER = {  # what Landlord rendered before one policy held every rule
 }
 
 
-async def test_an_upgrade_replaces_the_four_former_policies_by_one(env: Env) -> None:
-    """Tenants provisioned by an earlier Landlord hold four policies: the operator prunes them once the
-    one policy that means the same is in place, and a tenant's own policy is left alone."""
+async def _upgrading(env: Env) -> str:
+    """A tenant as an earlier Landlord left it: the four former policies, not the one, and a
+    policy of the tenant's own; the operator stopped. Its namespace."""
     await env.apply(plan())
     await env.start_operator()
     await env.apply(tenant("upgraded"))
     await env.wait_phase("upgraded", "Active")
     await env.stop_operator()
     namespace = "t-upgraded"
+    await env.client.delete("NetworkPolicy", "landlord-isolation", namespace)
     labels = {"landlord.dev/tenant": "upgraded", "app.kubernetes.io/managed-by": "landlord"}
     for name, spec in FORMER.items():
         meta = {"name": name, "namespace": namespace, "labels": labels}
@@ -107,6 +109,13 @@ async def test_an_upgrade_replaces_the_four_former_policies_by_one(env: Env) -> 
     await env.client.create(
         {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": own, "spec": {"podSelector": {}}}
     )
+    return namespace
+
+
+async def test_an_upgrade_replaces_the_four_former_policies_by_one(env: Env) -> None:
+    """The operator prunes the former policies once the one policy that means the same is in place,
+    and leaves a tenant's own policy alone."""
+    namespace = await _upgrading(env)
     await env.start_operator()
 
     async def upgraded() -> bool:
@@ -116,3 +125,37 @@ async def test_an_upgrade_replaces_the_four_former_policies_by_one(env: Env) -> 
     await eventually(upgraded, timeout=15)
     await env.quiet()
     assert await upgraded()
+
+
+async def test_the_former_policies_stay_while_the_one_cannot_be_written(env: Env) -> None:
+    """Pruning the old default deny before its replacement is in place would open the namespace:
+    while applying `landlord-isolation` fails, the former policies stay."""
+    namespace = await _upgrading(env)
+    operator = await env.start_operator()
+    client = operator.state.client
+    real = client.apply
+    failing = True
+
+    async def unavailable(obj: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if failing and obj["kind"] == "NetworkPolicy":
+            raise KubeError(503, {"reason": "ServiceUnavailable", "message": "try again"}, "apply")
+        return await real(obj, *args, **kwargs)
+
+    client.apply = unavailable  # type: ignore[method-assign]
+    env.controller.queue.add(("Tenant", "upgraded"))
+
+    async def failed() -> bool:
+        conditions = (await env.get("Tenant", "upgraded"))["status"].get("conditions") or []
+        return any(c["type"] == "NetworkReady" and c["status"] == "False" for c in conditions)
+
+    await eventually(failed, timeout=15)
+    names = {p["metadata"]["name"] for p in await env.client.list("NetworkPolicy", namespace)}
+    assert names == {*FORMER, "allow-metrics"}
+    failing = False
+    env.controller.queue.add(("Tenant", "upgraded"))
+
+    async def upgraded() -> bool:
+        names = {p["metadata"]["name"] for p in await env.client.list("NetworkPolicy", namespace)}
+        return names == {"landlord-isolation", "allow-metrics"}
+
+    await eventually(upgraded, timeout=30)

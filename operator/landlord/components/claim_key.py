@@ -46,6 +46,7 @@ class ClaimKey:
         self.namespace = namespace or os.environ.get("LANDLORD_NAMESPACE") or OPERATOR_NAMESPACE
         self._key: bytes | None = None
         self._failed_at: float | None = None
+        self._reread_at: float | None = None
         self._lock = asyncio.Lock()  # concurrent reconciles: one reads (or makes) the key, the others wait
 
     async def get(self, client: KubeClient) -> bytes | None:
@@ -80,6 +81,15 @@ class ClaimKey:
             return None
         self._failed_at = None
         return self._key
+
+    def reread(self) -> bool:
+        """Forgets the key so that the next `get` reads it again (the Secret may have been replaced):
+        at most once a minute. Whether it was forgotten."""
+        now = time.monotonic()
+        if self._key is None or (self._reread_at is not None and now - self._reread_at < RETRY_AFTER):
+            return False
+        self._key, self._reread_at = None, now
+        return True
 
     async def _read_or_create(self, client: KubeClient) -> bytes:
         found = await client.get("Secret", SECRET_NAME, self.namespace)

@@ -38,11 +38,11 @@ from typing import Any
 from ..api.conditions import ConditionType
 from ..diffing import up_to_date
 from ..kinds import key_of
-from ..kube import KubeError
+from ..kube import KubeClient, KubeError
 from ..pipeline import Desired
 from ..render.view import MANAGED_BY, TENANT_LABEL
 from .base import RECHECK_TERMINATING, Component, Context, Observation
-from .claim_key import ClaimKey, claim_token
+from .claim_key import TOKEN_PREFIX, ClaimKey, claim_token
 
 CLAIM_ANNOTATION = "landlord.dev/claim"  # the one-time token whose digest is status.namespaceClaim
 TENANT_UID_ANNOTATION = "landlord.dev/tenant-uid"  # for people: the Tenant it was made for
@@ -208,15 +208,28 @@ class NamespaceComponent(Component):
             ctx.errors[key] = exc
 
     async def _expected_claim(self, ctx: Context, live: dict[str, Any]) -> str | None:
+        return await self.expected_claim(ctx.client, ctx.tenant, live)
+
+    async def expected_claim(self, client: KubeClient, tenant: dict[str, Any], live: dict[str, Any]) -> str | None:
         """The claim a namespace created for this tenant now carries; None when the uid is recorded
-        (nothing to recognise: no key read) or no key can be had."""
-        status = ctx.tenant.get("status") or {}
+        (nothing to recognise: no key read) or no key can be had. Also read when the Tenant is
+        deleted: a namespace created just before a kill, its uid not recorded yet, is still its own."""
+        status = tenant.get("status") or {}
         if status.get("namespaceUID") and status.get("namespaceUID") == _meta(live).get("uid"):
             return None
-        secret_key = await self.claim_key.get(ctx.client)
+        token = (_meta(live).get("annotations") or {}).get(CLAIM_ANNOTATION)
+        if not (isinstance(token, str) and token.startswith(TOKEN_PREFIX)):
+            return None  # no claim made with a key on it: none to compare (and no key read)
+        secret_key = await self.claim_key.get(client)
         if secret_key is None:
             return None
-        return claim_token(secret_key, str(_meta(ctx.tenant).get("uid") or ""), status.get("namespaceUID"))
+        expected = claim_token(secret_key, str(_meta(tenant).get("uid") or ""), status.get("namespaceUID"))
+        if not secrets.compare_digest(token.encode(), expected.encode()) and self.claim_key.reread():
+            # Made with another key (the Secret replaced since this process read it): read it again, once.
+            secret_key = await self.claim_key.get(client)
+            if secret_key is not None:
+                expected = claim_token(secret_key, str(_meta(tenant).get("uid") or ""), status.get("namespaceUID"))
+        return expected
 
     async def _create(self, ctx: Context, obj: dict[str, Any]) -> dict[str, Any] | None:
         """Creates the namespace with its claim (see `claim_key`; without a key, the claim recorded

@@ -20,6 +20,7 @@ from ..components import Context, NamespaceComponent
 from ..components.namespace import (
     ADOPT_ANNOTATION,
     CLAIM_ANNOTATION,
+    CLAIMED,
     FORMER_TENANT_LABEL,
     ORPHANED_AT_ANNOTATION,
     ORPHANED_LABEL,
@@ -220,10 +221,22 @@ class TenantReconciler:
         wanted = {key_of(obj) for obj in ctx.desired.objects()} | ctx.keep
         owned = {kind for component in self.ctl.components for kind in component.kinds}
         home = ctx.desired.namespace
+        # What replaces an object goes in first: a kind is pruned only once every object of it that
+        # is wanted is there, written without error in this pass (the four former NetworkPolicies,
+        # default deny among them, stay until `landlord-isolation` is in place).
+        unsettled = {
+            key[0]
+            for key in wanted
+            if key in ctx.errors
+            or (found := ctx.lookup(key)) is None
+            or (found.get("metadata") or {}).get("deletionTimestamp")
+        }
         for key, obj in live.items():
             # Only kinds an active component manages: with a capability turned off, its
             # children (say, credentials) are left alone, not pruned.
             if key in wanted or key[0] not in CHILD_KINDS or key[0] not in owned or not is_ours(obj):
+                continue
+            if key[0] in unsettled:
                 continue
             # Only in the tenant's own namespace: a label anyone can write must never make the
             # operator delete another tenant's objects.
@@ -335,7 +348,15 @@ class TenantReconciler:
         live = await client.get("Namespace", namespace)
         if live is None:
             return None
-        how = ownership(tenant, live)
+        component = next((c for c in self.ctl.components if isinstance(c, NamespaceComponent)), None)
+        expected = await component.expected_claim(client, tenant, live) if component is not None else None
+        how = ownership(tenant, live, expected)
+        uid = live["metadata"].get("uid")
+        if how == CLAIMED and (tenant.get("status") or {}).get("namespaceUID") != uid:
+            # Created just before a kill, never recorded: recorded now, since Retain clears the
+            # claim on the namespace and a later pass must still know the namespace is the tenant's.
+            record = {"status": {"namespaceUID": uid, "namespaceClaim": None}}
+            tenant = await client.patch("Tenant", name, record, subresource="status")
         policy = _deletion_policy(tenant)
         deleting = bool(live["metadata"].get("deletionTimestamp"))
         if how is None:

@@ -78,15 +78,19 @@ def _manager(request: web.Request) -> str:
     return agent.split("/")[0][:128] or "unknown"
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def load_yaml(raw: bytes) -> Any:
     """A YAML body. Clients send JSON (server-side apply from client-go and kopf, `kubectl apply`):
     JSON is YAML, and the real API server reads it as JSON, so it is parsed as JSON (pure-Python
     PyYAML took a third of the emulator's time under load); any other YAML by libyaml when built in."""
     if raw.lstrip()[:1] == b"{":
         try:
-            return json.loads(raw)
+            return json.loads(raw, parse_constant=_not_json)
         except ValueError:
-            pass  # YAML flow style, say `{a: 1}`
+            pass  # YAML flow style, say `{a: 1}` (or `NaN`, which JSON does not have: a string in YAML)
     return yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 

@@ -102,6 +102,7 @@ class PostgresProvider:
 
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         self.settings = dict(settings or {})
+        psycopg.AsyncConnection  # noqa: B018 (imported now, at start, not in the middle of a reconcile)
         self._idle: dict[tuple[str, str, int, str, str], list[psycopg.AsyncConnection[Any]]] = {}
         self.queries = 0  # statements sent, for benchmarks and tests
         self.changes = 0  # of which statements that change something (not a SELECT)
