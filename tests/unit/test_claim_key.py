@@ -86,3 +86,15 @@ def test_the_claim_depends_on_the_key_the_tenant_and_the_namespace_recorded_befo
     }
     assert len(tokens) == 5
     assert claim_token(b"a" * 32, "t-1", None) == claim_token(b"a" * 32, "t-1", "")
+
+
+async def test_a_replaced_key_is_read_again_at_most_once_a_minute() -> None:
+    client = FakeClient({"data": {"key": base64.b64encode(b"1" * 32).decode()}})
+    key = ClaimKey()
+    assert await key.get(client) == b"1" * 32  # type: ignore[arg-type]
+    client.stored = {"data": {"key": base64.b64encode(b"2" * 32).decode()}}  # the Secret replaced
+    assert await key.get(client) == b"1" * 32  # type: ignore[arg-type]  (kept: not read per reconcile)
+    assert key.reread() is True
+    assert await key.get(client) == b"2" * 32  # type: ignore[arg-type]
+    assert key.reread() is False  # not again within the minute
+    assert await key.get(client) == b"2" * 32  # type: ignore[arg-type]
