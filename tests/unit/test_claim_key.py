@@ -93,7 +93,7 @@ async def test_a_replaced_key_is_read_again_at_most_once_a_minute() -> None:
     key = ClaimKey()
     assert await key.get(client) == b"1" * 32  # type: ignore[arg-type]
     client.stored = {"data": {"key": base64.b64encode(b"2" * 32).decode()}}  # the Secret replaced
-    assert await key.get(client) == b"1" * 32  # type: ignore[arg-type]  (kept: not read per reconcile)
+    assert await key.get(client) == b"1" * 32  # type: ignore[arg-type]
     assert key.reread() is True
     assert await key.get(client) == b"2" * 32  # type: ignore[arg-type]
     assert key.reread() is False  # not again within the minute

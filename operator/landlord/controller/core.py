@@ -39,6 +39,7 @@ from .lease import ShardLease
 from .tenants import TenantReconciler
 from .usage import reconcile_usage
 
+RECENT_TTL = 300.0  # seconds an unanswered write of ours is preferred over a lagging index
 logger = logging.getLogger(__name__)
 
 _UNSET = object()
@@ -76,7 +77,10 @@ class Controller:
         self.failures: Counter[Any] = Counter()
         self.refs: dict[str, set[tuple[str, str]]] = {}
         self.seen: dict[str, Any] = {}
-        self.recent = Recent(ttl=max(30.0, config.drift_interval))
+        # Kept until the watch brings each write back (`caught_up`), at most RECENT_TTL: under a
+        # plan edit over 10000 tenants the watch lagged more than 30 s behind the writes, and a
+        # reconcile then read the index's older object and applied again.
+        self.recent = Recent(ttl=max(RECENT_TTL, config.drift_interval))
         self._written: dict[ObjectKey, str] = {}  # child -> resourceVersion of our last write
         self._shares: dict[str, dict[str, Allocation] | None] = {}  # per reseller, until something changes
         self.reconciles = 0
