@@ -31,6 +31,8 @@ async def operate(
     state: OperatorState | None = None,
 ) -> None:
     state = state or OperatorState(config)
+    if stop_flag is None:  # a process of its own: the signals stop it (handlers.stop_on_signals)
+        stop_flag = state.stop_flag = asyncio.Event()
     registry = build_registry(state, login)
     await kopf.operator(
         registry=registry,

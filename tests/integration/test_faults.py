@@ -242,3 +242,28 @@ async def test_converges_after_kills_while_provisioning_and_flapping(
     await eventually(first_pass_done, timeout=300, interval=0.5)
     await asyncio.sleep(2)
     assert devcluster.api.requests["writes"] == writes, "a restart over settled tenants wrote"
+
+
+async def test_sigterm_stops_the_controller_first_and_the_process_exits_cleanly(
+    cluster: tuple[DevCluster, KubeClient, Operator],
+) -> None:
+    """SIGTERM while it provisions: the workers stop taking work at once (the reconcile in progress
+    is cut, as a kill would cut it), then kopf stops; the process exits 0, and started again the
+    operator converges."""
+    devcluster, client, operator = cluster
+    await client.apply(plan())
+    names = [f"s{i:03d}" for i in range(60)]
+    await operator.start()
+    await asyncio.gather(*(client.apply(tenant(name)) for name in names))
+
+    async def busy() -> bool:
+        return devcluster.api.requests["writes"] > 100
+
+    await eventually(busy, timeout=60, interval=0.1)
+    process = operator.process
+    assert process is not None
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(process.wait(), 30) == 0
+    assert "SIGTERM received: the controller stops taking work, then the operator stops" in operator.log.read_text()
+    await operator.start()
+    await eventually(lambda: _settled(devcluster, client, set()), timeout=180, interval=1)

@@ -127,6 +127,15 @@ class Controller:
     def _requeue(self, name: str) -> None:
         self.queue.add(("Tenant", name))
 
+    def halt(self) -> None:
+        """Stops taking work at once (SIGTERM): the reconcile in progress is cancelled where it
+        waits, as a kill would cut it (every reconcile is safe to cut). Otherwise the workers went
+        on through the queue while kopf drained its watch streams: 23 to 38 s to stop at 10000
+        tenants, past Kubernetes' default grace period. `stop` releases the rest."""
+        self.queue.close()
+        for task in self._tasks:
+            task.cancel()
+
     async def stop(self) -> None:
         self.queue.close()
         for task in self._tasks:

@@ -6,8 +6,12 @@ operator run (`build_registry`) so that tests and the playground can run several
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
+import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,6 +101,7 @@ class OperatorState:
     settings_hooks: list[Callable[[kopf.OperatorSettings], None]] = field(default_factory=list)
     components: Callable[[], list[Component]] | None = None  # default: every shipped component
     indexes: Indexes = field(default_factory=Indexes)
+    stop_flag: asyncio.Event | None = None  # set on SIGTERM/SIGINT once started (see `stop_on_signals`)
 
 
 def define_indexes(indexes: Indexes, prefix: str, shard: Shard | None = None) -> None:
@@ -150,6 +155,29 @@ async def prefill(indexes: Indexes, client: KubeClient) -> None:
             if exc.status == 404:  # the kind is not installed (the Invoice CRD): nothing to index
                 continue
             raise
+
+
+def stop_on_signals(state: OperatorState) -> None:
+    """SIGTERM and SIGINT, once the operator runs: the controller stops taking work first, then
+    kopf stops (through `state.stop_flag`, which `runner.operate` gave it). kopf's own handlers,
+    installed before the start-up handler runs, only start kopf's stop: the workers would keep
+    reconciling while kopf drains its streams. Only in the main thread (where signals arrive)."""
+    if state.stop_flag is None or threading.current_thread() is not threading.main_thread():
+        return
+    stop_flag = state.stop_flag
+
+    def on_signal(signum: int) -> None:
+        logger.info(
+            "%s received: the controller stops taking work, then the operator stops", signal.Signals(signum).name
+        )
+        if state.controller is not None:
+            state.controller.halt()
+        stop_flag.set()
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, on_signal, signum)
 
 
 def _login_default(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -208,6 +236,7 @@ def build_registry(
             state.metrics_server = state.controller.metrics.serve(port)
         state.controller.indexes_ready()  # listed above: complete before the first reconcile
         state.controller.start()
+        stop_on_signals(state)
 
     @kopf.on.cleanup(registry=registry, id="landlord_cleanup")
     async def landlord_cleanup(**_: Any) -> None:
