@@ -48,7 +48,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -545,7 +545,7 @@ async def run(spec: Run) -> None:
                     rss_rows(spec, "operator peak RSS after the restart (MiB)", operators.peak_rss())
                 finally:
                     await watches.stop()
-                spec.results["emulator raw creates/s"] = await raw_rate(api, spec.concurrency)
+                spec.results["emulator raw creates/s (best of 3 rounds)"] = await raw_rate(api, spec.concurrency)
         finally:
             for process in reversed(spec.processes):  # the operator before the emulator
                 if process.returncode is None:
@@ -554,7 +554,7 @@ async def run(spec: Run) -> None:
     ready_rate = float(spec.results["tenants/s to Ready"])
     writes = float(spec.results["API writes per tenant"])
     spec.results["operator write rate / emulator ceiling"] = (
-        ready_rate * writes / float(spec.results["emulator raw creates/s"])
+        ready_rate * writes / float(spec.results["emulator raw creates/s (best of 3 rounds)"])
     )
 
 
@@ -887,15 +887,20 @@ def _since(started: float, moment: float | None) -> float:
     return float("nan") if moment is None else moment - started
 
 
-async def raw_rate(api: Api, concurrency: int, count: int = 2000) -> float:
+async def raw_rate(api: Api, concurrency: int, count: int = 2000, rounds: int = 3) -> float:
+    """ConfigMap creates per second, the best of `rounds` rounds of `count` (a ceiling: one round
+    varied from 2800 to 4700/s between runs on the 2-core machine)."""
     await api.call("POST", "/api/v1/namespaces", {"metadata": {"name": "raw"}})
-    started = time.perf_counter()
-    await pool(
-        count,
-        concurrency,
-        lambda i: api.call("POST", "/api/v1/namespaces/raw/configmaps", {"metadata": {"name": f"c{i}"}}),
-    )
-    return count / (time.perf_counter() - started)
+    best = 0.0
+    for round_ in range(rounds):
+
+        def create(i: int, prefix: str = f"c{round_}-") -> Awaitable[Any]:
+            return api.call("POST", "/api/v1/namespaces/raw/configmaps", {"metadata": {"name": f"{prefix}{i}"}})
+
+        started = time.perf_counter()
+        await pool(count, concurrency, create)
+        best = max(best, count / (time.perf_counter() - started))
+    return best
 
 
 # -- the report -----------------------------------------------------------------------------------
