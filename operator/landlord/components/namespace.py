@@ -44,7 +44,7 @@ from ..render.view import MANAGED_BY, TENANT_LABEL
 from .base import RECHECK_TERMINATING, Component, Context, Observation
 from .claim_key import TOKEN_PREFIX, ClaimKey, claim_token
 
-CLAIM_ANNOTATION = "landlord.dev/claim"  # the one-time token whose digest is status.namespaceClaim
+CLAIM_ANNOTATION = "landlord.dev/claim"  # the HMAC of `claim_key`, or a token whose digest is status.namespaceClaim
 TENANT_UID_ANNOTATION = "landlord.dev/tenant-uid"  # for people: the Tenant it was made for
 ADOPT_ANNOTATION = "landlord.dev/adopt"  # set by an administrator: give it to the Tenant of this uid
 ORPHANED_LABEL = "landlord.dev/orphaned"  # kept with its data after its Tenant went (Retain)
