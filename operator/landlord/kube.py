@@ -30,6 +30,13 @@ FIELD_MANAGER = "landlord"
 __all__ = ["FIELD_MANAGER", "KINDS", "Kind", "KubeClient", "KubeError", "kind_of"]
 
 
+def login_default(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """In a pod: its service account; elsewhere: the kubeconfig ($KUBECONFIG or ~/.kube/config).
+    None when neither is there. `kwargs`: kopf's login arguments (logger, settings)."""
+    info: kopf.ConnectionInfo | None = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    return info
+
+
 class KubeError(Exception):
     """An error answered by the API server (a Status), with its code and reason."""
 

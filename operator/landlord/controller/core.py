@@ -102,7 +102,6 @@ class Controller:
             self._tasks.append(asyncio.create_task(self._worker(), name=f"landlord-worker-{number}"))
         self._tasks.append(asyncio.create_task(self._drift(), name="landlord-drift"))
         self._tasks.append(asyncio.create_task(self._resyncs(), name="landlord-resync"))
-        self._tasks.append(asyncio.create_task(self._ready_when_empty(), name="landlord-empty"))
         for component in self.components:
             self._tasks.append(asyncio.create_task(self._background(component), name=f"landlord-{component.name}"))
 
@@ -154,23 +153,6 @@ class Controller:
             for name in self.inventory.names("Tenant"):
                 if self.shard.owns(name):
                     self.queue.add(("Tenant", name))
-
-    async def _ready_when_empty(self) -> None:
-        """With nothing to list, kopf calls no handler, so nothing says the indexes are ready: when
-        every indexed kind is empty (one object asked for each), they are (complete, and empty)."""
-        while not self.indexed.is_set():
-            try:
-                for kind in RESYNC_KINDS:
-                    selector = CHILD_SELECTOR if kind in CHILD_KINDS else None
-                    if self.indexed.is_set() or await self.client.list(kind, label_selector=selector, most=1):
-                        return  # something to list: kopf's first handler call says when it is listed
-                self.indexes_ready()
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                logger.warning("checking for an empty cluster failed (retry in %ss): %s", RESYNC_RETRY, redact(exc))
-                await asyncio.sleep(RESYNC_RETRY)
 
     async def _resyncs(self) -> None:
         """Checks the indexes against the API server each time kopf has listed a kind again."""

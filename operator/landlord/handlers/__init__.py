@@ -35,7 +35,7 @@ from ..inventory import (
     home_tenant,
 )
 from ..kinds import KINDS, key_of
-from ..kube import KubeClient, KubeError
+from ..kube import KubeClient, KubeError, login_default
 from ..pipeline import tenant_refs
 from ..pipeline.overuse import invoice_suspends
 from ..providers import load_providers
@@ -180,11 +180,6 @@ def stop_on_signals(state: OperatorState) -> None:
             loop.add_signal_handler(signum, on_signal, signum)
 
 
-def _login_default(**kwargs: Any) -> kopf.ConnectionInfo | None:
-    info: kopf.ConnectionInfo | None = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
-    return info
-
-
 def build_registry(
     state: OperatorState, login: Callable[[], kopf.ConnectionInfo] | None = None
 ) -> kopf.OperatorRegistry:
@@ -192,7 +187,7 @@ def build_registry(
 
     def connect(**kwargs: Any) -> kopf.ConnectionInfo | None:
         if state.connection is None:
-            state.connection = login() if login is not None else _login_default(**kwargs)
+            state.connection = login() if login is not None else login_default(**kwargs)
         return state.connection
 
     @kopf.on.login(registry=registry, id="landlord_login")
@@ -273,13 +268,9 @@ def build_registry(
 
 
 def _ready(state: OperatorState) -> Controller | None:
-    """The controller, told that kopf has listed every index: kopf invokes no resource handler
-    before that (documented: "indices are guaranteed to be fully pre-populated before any other
-    resource-related handlers are invoked"), so the first call of any of ours is the signal."""
-    controller = state.controller
-    if controller is not None:
-        controller.indexes_ready()
-    return controller
+    """The controller, once started (its indexes were filled by the start-up handler's lists
+    before it started: see `prefill`); None before, when an event only updates the indexes."""
+    return state.controller
 
 
 _SEEN = "landlord_resource_version"

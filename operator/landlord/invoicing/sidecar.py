@@ -15,7 +15,6 @@ import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import kopf
 from aiohttp import web
@@ -23,7 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from ..config import Config
-from ..kube import KubeClient
+from ..kube import KubeClient, login_default
 from ..providers import load_providers
 from ..providers.objectstorage import ObjectStorage
 from ..providers.usage import UsageSource
@@ -151,8 +150,7 @@ class Sidecar:
 
 def _login() -> kopf.ConnectionInfo:
     """In a pod: the service account; elsewhere: the kubeconfig ($KUBECONFIG or ~/.kube/config)."""
-    kwargs: dict[str, Any] = {"logger": logger, "settings": kopf.OperatorSettings()}
-    info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    info = login_default(logger=logger, settings=kopf.OperatorSettings())
     if info is None:
         raise RuntimeError(
             "no cluster credentials: not in a pod with a service account, and no kubeconfig "
