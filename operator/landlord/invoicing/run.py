@@ -202,14 +202,22 @@ class Biller:
         report.tenants, report.missing = len(tenants), len(missing)
         windows = {(p.label, _midnight(p.start), _midnight(p.end)) for _, p in missing}
         usage = await self._usage(windows, report) if missing else {}
+        # The run's view of the Invoices: the list above, plus each invoice `_invoice` got back from
+        # the server (the create response, or the one another replica or an earlier, interrupted
+        # run wrote), then each status patch's response. No second list for the statuses: they
+        # work on what the server answered (the archive lists afresh: see `_archive`). An invoice
+        # someone else writes meanwhile for a period this run does not issue (a pending copy the
+        # counter recreates for a tenant that fails pricing now, another replica's new tenant)
+        # gets its status at the next run, as when the run wrote nothing.
+        view = {str(inv["metadata"]["name"]): inv for inv in invoices}
         for tenant, period in missing:
             name = str(tenant["metadata"]["name"])
             window = (period.label, _midnight(period.start), _midnight(period.end))
             tenant_usage = _priced_meters(usage.get(window, {}).get(name))
-            await self._invoice(tenant, catalogue, period, tenant_usage, now, report)
-        if report.invoices:
-            invoices = await self.client.list("Invoice")
-        await self._statuses(invoices, now, report)
+            document = await self._invoice(tenant, catalogue, period, tenant_usage, now, report)
+            if document is not None:
+                view[str(document["metadata"]["name"])] = document
+        await self._statuses(view, now, report)
         if self.storage is not None and self.billing.archive_after_days is not None:
             await self._archive(now, report)
 
@@ -221,7 +229,9 @@ class Biller:
         usage: Any,
         now: datetime,
         report: RunReport,
-    ) -> None:
+    ) -> dict[str, Any] | None:
+        """Prices and issues the tenant's invoice for `period`. Returns the invoice as the server
+        has it (written now or before, by this run or another), or None when there is none."""
         name = str(tenant["metadata"]["name"])
         try:
             prepared = prepare(tenant, catalogue, usage, self.billing, period.label)
@@ -235,10 +245,10 @@ class Biller:
                 f"no invoice for {period.label}: {problems}; fix it and the next run invoices the period",
                 tenant,
             )
-            return
+            return None
         if not invoice.lines:
             report.skipped += 1  # a period of trial days only: nothing to invoice
-            return
+            return None
         try:
             issued = await self.sequence.issue(
                 "Invoice",
@@ -254,10 +264,12 @@ class Biller:
                 f"no invoice for {period.label}: {exc}; fix it and the next run retries",
                 tenant,
             )
-            return
-        if not issued.created:
-            return  # another replica (or an earlier, interrupted run) wrote it
+            return None
         obj = issued.document
+        if not issued.created:  # another replica (or an earlier, interrupted run) wrote it
+            # The server's copy (a read) carries its resourceVersion; a pending copy that could not
+            # be read back (deleted meanwhile) does not, and is not the server's: left to the next run.
+            return obj if (obj.get("metadata") or {}).get("resourceVersion") else None
         report.invoices.append(obj["metadata"]["name"])
         report.amounts[str(obj["spec"]["currency"])] += Decimal(str(obj["spec"]["total"]))
         logger.info(
@@ -269,16 +281,15 @@ class Biller:
             obj["spec"]["total"],
             obj["spec"]["currency"],
         )
+        return obj
 
-    async def _statuses(self, invoices: list[dict[str, Any]], now: datetime, report: RunReport) -> None:
-        """Moves each invoice's state; writes only what changes."""
-        notes: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for note in await self.client.list("CreditNote"):
-            invoice = ((note.get("metadata") or {}).get("labels") or {}).get(INVOICE_LABEL)
-            if invoice:
-                notes[invoice].append(note)
+    async def _statuses(self, view: dict[str, dict[str, Any]], now: datetime, report: RunReport) -> None:
+        """Moves each invoice's state; writes only what changes. `view` (name -> Invoice) is
+        updated in place: each written invoice becomes the server's answer, and one that is gone or
+        changed meanwhile (404, 409) leaves it, for this run (the next run sees it as it is then)."""
+        notes = _by_invoice(await self.client.list("CreditNote"))
         today = day_of(now)
-        for invoice in invoices:
+        for invoice in [view[name] for name in sorted(view)]:  # in the order the server lists them
             meta = invoice["metadata"]
             spec = invoice.get("spec") or {}
             ours = notes.get(meta["name"], [])
@@ -296,10 +307,11 @@ class Biller:
                 continue
             patch = {"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": changed}
             try:
-                await self.client.patch("Invoice", meta["name"], patch, subresource="status")
+                view[meta["name"]] = await self.client.patch("Invoice", meta["name"], patch, subresource="status")
             except KubeError as exc:
                 if exc.status in (404, 409):
-                    continue  # paid (or archived) meanwhile: the next run sees it as it is now
+                    del view[meta["name"]]  # paid (or archived) meanwhile: the next run sees it as it is now
+                    continue
                 raise
             report.statuses += 1
             if changed.get("state") == "Overdue" or changed.get("suspendsTenant"):
@@ -317,12 +329,13 @@ class Biller:
 
     async def _archive(self, now: datetime, report: RunReport) -> None:
         """Settled invoices older than `archiveAfterDays` (and their credit notes) go to the store,
-        as JSON and HTML, write-once; then their objects are deleted."""
+        as JSON and HTML, write-once; then their objects are deleted. Listed afresh, not taken from
+        the run's view: what is archived is written once and for good, so it is the latest the
+        server has (a payment integration may have corrected a paid invoice while the run went on)."""
         assert self.storage is not None and self.billing.archive_after_days is not None
         horizon = now - timedelta(days=self.billing.archive_after_days)
-        invoices = await self.client.list("Invoice")
         candidates = []
-        for invoice in invoices:
+        for invoice in await self.client.list("Invoice"):
             status = invoice.get("status") or {}
             settled_at = _time(status.get("paidAt")) or _time(invoice["spec"].get("issuedAt"))
             if status.get("state") in (PAID, VOID) and settled_at is not None and settled_at <= horizon:
@@ -330,11 +343,15 @@ class Biller:
         if not candidates:
             return
         pending = await self.sequence.pending()
-        notes = await self.client.list("CreditNote")
+        # Listed again, not taken from `_statuses`: the archive deletes the invoice, so it must see
+        # the credit notes issued against it while this run went on (`landlord invoice credit`
+        # takes a settled invoice too); one it missed would stay in the cluster for good, its
+        # invoice gone. Only in a run with something to archive.
+        notes = _by_invoice(await self.client.list("CreditNote"))
         retain = timedelta(days=self.billing.archive_after_days)
         for invoice in candidates:
             name = invoice["metadata"]["name"]
-            ours = [n for n in notes if ((n["metadata"].get("labels") or {}).get(INVOICE_LABEL)) == name]
+            ours = notes.get(name, [])
             for doc in [invoice, *ours]:
                 if (doc["kind"], doc["metadata"]["name"]) in pending:  # the counter's copy would bring it back
                     await self.sequence.settle(doc["kind"], doc["metadata"]["name"])
@@ -381,6 +398,16 @@ class Biller:
             logger.warning("could not post the %s event: %s", reason, exc)
         log = logger.warning if type_ == "Warning" else logger.info
         log("%s: %s", reason, message)
+
+
+def _by_invoice(notes: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Credit notes by the name of the invoice they credit (their label), in the listed order."""
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for note in notes:
+        invoice = ((note.get("metadata") or {}).get("labels") or {}).get(INVOICE_LABEL)
+        if invoice:
+            out[str(invoice)].append(note)
+    return out
 
 
 def _priced_meters(usage: Any) -> Any:
