@@ -12,6 +12,7 @@ import asyncio
 import base64
 import bisect
 import copy
+import itertools
 import json
 import time
 from collections import OrderedDict, deque
@@ -51,6 +52,7 @@ class ObjectStore:
         self._structure: dict[GroupResource, int] = {}
         # The rest of each paginated list, as it was at its first page (see `list_page`).
         self._snapshots: OrderedDict[str, Snapshot] = OrderedDict()
+        self._snapshot_ids = itertools.count()
 
     # -- reads ------------------------------------------------------------------------------
     def _store(self, rt: ResourceType) -> dict[Key, dict[str, Any]]:
@@ -81,8 +83,7 @@ class ObjectStore:
         self, rt: ResourceType, namespace: str | None, matches: Callable[[dict[str, Any]], bool]
     ) -> tuple[list[dict[str, Any]], str]:
         """The matching objects in (namespace, name) order, and the list's resourceVersion."""
-        items, resource_version, _ = self.page(rt, namespace, matches)
-        return items, resource_version
+        return [self.present(rt, obj) for _, obj in self._matching(rt, namespace, matches)], str(self.rv)
 
     def _sorted_keys(self, rt: ResourceType) -> list[Key]:
         return self._ordered(rt.group_resource)
@@ -110,43 +111,6 @@ class ObjectStore:
                 found.append((key, obj))
         return found
 
-    def page(
-        self,
-        rt: ResourceType,
-        namespace: str | None,
-        matches: Callable[[dict[str, Any]], bool],
-        after: Key | None = None,
-        limit: int = 0,
-        shallow: bool = False,
-    ) -> tuple[list[dict[str, Any]], str, bool]:
-        """Up to `limit` (0: all) matching objects after the key `after`, in (namespace, name)
-        order, copied for the client; the list's resourceVersion; whether more match.
-
-        `shallow`: only the top level is copied, for a caller that serialises the items at once
-        and changes nothing below it (a deep copy of each item was half the cost of a list)."""
-        store = self._store(rt)
-        keys = self._sorted_keys(rt)
-        start = bisect.bisect_left(keys, (namespace, "")) if namespace is not None else 0
-        if after is not None:
-            start = max(start, bisect.bisect_right(keys, after))
-        found: list[dict[str, Any]] = []
-        more = False
-        for index in range(start, len(keys)):
-            key = keys[index]
-            if namespace is not None and key[0] != namespace:
-                break
-            obj = store.get(key)
-            if obj is None or not matches(obj):
-                continue
-            if limit and len(found) == limit:
-                more = True
-                break
-            found.append(obj)
-        if shallow:
-            version = {"apiVersion": rt.api_version, "kind": rt.kind}
-            return [{**obj, **version} for obj in found], str(self.rv), more
-        return [self.present(rt, obj) for obj in found], str(self.rv), more
-
     def list_page(
         self,
         rt: ResourceType,
@@ -168,57 +132,49 @@ class ObjectStore:
         """
         version = {"apiVersion": rt.api_version, "kind": rt.kind}
         if not token:
-            items, resource_version, more = self.page(rt, namespace, matches, None, limit, shallow=True)
-            if not more:
+            matched = self._matching(rt, namespace, matches)
+            resource_version = str(self.rv)
+            first = matched[:limit] if limit else matched
+            items = [{**obj, **version} for _, obj in first]
+            if len(first) == len(matched):
                 return items, resource_version, ""
-            last = items[-1]["metadata"]
-            after: Key = (last.get("namespace") or "", last["name"])
-            rest = self._matching_after(rt, namespace, matches, after)
-            snapshot_id = f"{self.rv}-{len(self._snapshots)}-{id(rest)}"
-            self._snapshots[snapshot_id] = Snapshot(time.monotonic(), resource_version, rest)
+            after = first[-1][0]
+            rest = matched[len(first) :]
+            snapshot_id = str(next(self._snapshot_ids))
+            keys = [key for key, _ in rest]
+            self._snapshots[snapshot_id] = Snapshot(time.monotonic(), resource_version, keys, [obj for _, obj in rest])
             while len(self._snapshots) > SNAPSHOTS:
                 self._snapshots.popitem(last=False)
-            return items, resource_version, encode_continue(after[0], after[1], resource_version, snapshot_id)
+            return items, resource_version, encode_continue(after[0], after[1], snapshot_id)
         position = decode_continue(token)
-        snapshot = self._snapshots.get(position.snapshot or "")
+        snapshot = self._snapshots.get(position.snapshot)
         if snapshot is None or time.monotonic() - snapshot.taken > SNAPSHOT_TTL:
-            if position.snapshot is None:  # a token without one (older emulator): the current objects after it
-                items, resource_version, more = self.page(
-                    rt, namespace, matches, (position.namespace, position.name), limit, shallow=True
-                )
-                last = items[-1]["metadata"] if more else {}
-                following = encode_continue(last.get("namespace") or "", last["name"]) if more else ""
-                return items, resource_version, following
             raise errors.gone(
                 "The provided continue parameter is too old to display a consistent list result. You can start a "
                 "new list without the continue parameter."
             )
-        self._snapshots.move_to_end(position.snapshot or "")
-        keys = [key for key, _ in snapshot.rest]
-        start = bisect.bisect_right(keys, (position.namespace, position.name))
-        end = len(keys) if not limit else min(len(keys), start + limit)
-        items = [{**obj, **version} for _, obj in snapshot.rest[start:end]]
-        if end >= len(keys):
-            self._snapshots.pop(position.snapshot or "", None)  # read to the end: not needed again
+        self._snapshots.move_to_end(position.snapshot)
+        start = bisect.bisect_right(snapshot.keys, (position.namespace, position.name))
+        end = len(snapshot.keys) if not limit else min(len(snapshot.keys), start + limit)
+        items = [{**obj, **version} for obj in snapshot.objects[start:end]]
+        if end >= len(snapshot.keys):
+            self._snapshots.pop(position.snapshot, None)  # read to the end: not needed again
             return items, snapshot.resource_version, ""
-        last_key = keys[end - 1]
-        following = encode_continue(last_key[0], last_key[1], snapshot.resource_version, position.snapshot)
-        return items, snapshot.resource_version, following
+        last_key = snapshot.keys[end - 1]
+        return items, snapshot.resource_version, encode_continue(last_key[0], last_key[1], position.snapshot)
 
-    def _matching_after(
-        self, rt: ResourceType, namespace: str | None, matches: Callable[[dict[str, Any]], bool], after: Key
+    def _matching(
+        self, rt: ResourceType, namespace: str | None, matches: Callable[[dict[str, Any]], bool]
     ) -> list[tuple[Key, dict[str, Any]]]:
-        store = self._store(rt)
-        keys = self._sorted_keys(rt)
-        rest = []
-        for index in range(bisect.bisect_right(keys, after), len(keys)):
-            key = keys[index]
-            if namespace is not None and key[0] != namespace:
-                break
-            obj = store.get(key)
-            if obj is not None and matches(obj):
-                rest.append((key, obj))
-        return rest
+        """The stored objects that match, in (namespace, name) order; a namespace's found by
+        bisection over the sorted keys (kube-apiserver serves lists from its watch cache, never
+        sorting the whole collection per request)."""
+        if namespace is not None:
+            found = self.in_namespace(rt.group_resource, namespace)
+        else:
+            store = self._store(rt)
+            found = [(key, store[key]) for key in self._sorted_keys(rt) if key in store]
+        return [(key, obj) for key, obj in found if matches(obj)]
 
     # -- changes ----------------------------------------------------------------------------
     def _next_rv(self) -> str:
@@ -313,38 +269,33 @@ class ObjectStore:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The rest of a paginated list as it was at its first page."""
+    """The rest of a paginated list as it was at its first page: keys in order, and the objects."""
 
     taken: float  # time.monotonic()
     resource_version: str
-    rest: list[tuple[Key, dict[str, Any]]]
+    keys: list[Key]
+    objects: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class Continue:
-    """What a `continue` token says: the key the next page starts after, the list's
-    resourceVersion, and the snapshot holding the rest (None in tokens without one)."""
+    """What a `continue` token says: the key the next page starts after, and the snapshot
+    holding the rest of the list."""
 
     namespace: str
     name: str
-    resource_version: str | None = None
-    snapshot: str | None = None
+    snapshot: str
 
 
 def decode_continue(token: str) -> Continue:
     """A list's `continue` token; 400 when malformed."""
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
-        return Continue(str(data["ns"]), str(data["name"]), data.get("rv"), data.get("s"))
+        return Continue(str(data["ns"]), str(data["name"]), str(data["s"]))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise errors.bad_request(f"continue key is not valid: {exc}") from exc
 
 
-def encode_continue(namespace: str, name: str, resource_version: str | None = None, snapshot: str | None = None) -> str:
-    """The `continue` token of a list page that ended at (namespace, name)."""
-    data: dict[str, str] = {"ns": namespace, "name": name}
-    if resource_version is not None:
-        data["rv"] = resource_version
-    if snapshot is not None:
-        data["s"] = snapshot
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+def encode_continue(namespace: str, name: str, snapshot: str) -> str:
+    """The `continue` token of a list page that ended at (namespace, name), in the snapshot `snapshot`."""
+    return base64.urlsafe_b64encode(json.dumps({"ns": namespace, "name": name, "s": snapshot}).encode()).decode()
