@@ -11,7 +11,6 @@ import asyncio
 import os
 import platform
 import re
-import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -20,14 +19,14 @@ from typing import Any
 
 import aiohttp
 
+from landlord.devservices import process
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A free port on 127.0.0.1 (the emulator, the operator's probes and metrics listen there)."""
+    return process.free_port("127.0.0.1")
 
 
 def landlord_env(**extra: str) -> dict[str, str]:

@@ -371,7 +371,6 @@ class Watches:
     quota_cpu: dict[tuple[str, str], str] = field(default_factory=dict)
     on_active: list[Callable[[int], None]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    watched: list[str] = field(default_factory=list)
 
     async def start(self) -> None:
         for kind in KINDS.values():
@@ -383,7 +382,6 @@ class Watches:
                 meta = obj["metadata"]
                 self.last[(kind.kind, str(meta.get("namespace") or ""), str(meta["name"]))] = sections(obj)
             since = listing["metadata"]["resourceVersion"]
-            self.watched.append(kind.kind)
             self.tasks.append(asyncio.create_task(self._watch(kind.kind, kind.path(), since)))
         await asyncio.sleep(0.2)
 
@@ -732,16 +730,13 @@ class Probes:
     first_success: float | None = None
     sent: int = 0
     failed_after_success: int = 0
-    failed_before_success: int = 0
 
     def record(self, ok: bool, sent_at: float) -> None:
         if ok:
             if self.first_success is None or sent_at < self.first_success:
                 self.first_success = sent_at
         elif self.first_success is not None and sent_at > self.first_success:
-            self.failed_after_success += 1
-        else:
-            self.failed_before_success += 1
+            self.failed_after_success += 1  # (a failure before the first success: still starting)
 
 
 async def probe_liveness(session: aiohttp.ClientSession, url: str, probes: Probes, stop: asyncio.Event) -> None:

@@ -122,11 +122,7 @@ class Inventory:
         self.gone.add(uid)
         forget = getattr(self.indices, "forget", None)
         if callable(forget):
-            forget(uid)  # (also what the operator's indexes remember of its version)
-        for index in list(self.indices.values()):
-            remove = getattr(index, "remove", None)
-            if callable(remove):
-                remove(uid)
+            forget(uid)  # out of every index, and what they remember of its version
 
     def _index(self, kind: str) -> Any:
         return self.indices[INDEX_NAMES[kind] if kind in INDEX_NAMES else child_index_name(kind)]

@@ -250,12 +250,11 @@ def build_registry(
 
     # -- events: queue reconciles -------------------------------------------------------------
     @kopf.on.event(GROUP, VERSION, "tenants", registry=registry, id="tenant_event")
-    async def tenant_event(name: str, type: str | None, body: Any, memo: Any, **_: Any) -> None:
+    async def tenant_event(name: str, type: str | None, body: Any, **_: Any) -> None:
         state.indexes.observe("Tenant", body, deleted=type == "DELETED")
-        controller = _ready(state)
+        controller = state.controller
         if controller is None:
             return
-        _seen(memo, body)
         if type is None:
             controller.relisted("Tenant")
         controller.tenant_changed(name, None if type == "DELETED" else dict(body))  # read, not kept: no copy
@@ -265,12 +264,6 @@ def build_registry(
 
     _invoices(registry, state)
     return registry
-
-
-def _ready(state: OperatorState) -> Controller | None:
-    """The controller, once started (its indexes were filled by the start-up handler's lists
-    before it started: see `prefill`); None before, when an event only updates the indexes."""
-    return state.controller
 
 
 _SEEN = "landlord_resource_version"
@@ -296,7 +289,7 @@ def _child_event(registry: kopf.OperatorRegistry, state: OperatorState, kind: st
 
     async def event(type: str | None, body: Any, memo: Any, **_: Any) -> None:
         state.indexes.observe(kind, body, deleted=type == "DELETED")
-        controller = _ready(state)
+        controller = state.controller
         if controller is None:
             return
         home = home_tenant(kind, body, prefix)
@@ -323,7 +316,7 @@ def _catalog_event(registry: kopf.OperatorRegistry, state: OperatorState, kind: 
     async def event(name: str, type: str | None, body: Any, memo: Any, **_: Any) -> None:
         prefilled = type is None and memo.get(_SEEN) is None and _as_prefilled(state, kind, body)
         state.indexes.observe(kind, body, deleted=type == "DELETED")
-        controller = _ready(state)
+        controller = state.controller
         if controller is None:
             return
         previous, current = _seen(memo, body)
@@ -363,7 +356,7 @@ def _invoices(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
     @kopf.on.event(GROUP, VERSION, plural, registry=registry, id="invoice_event")
     async def invoice_event(type: str | None, body: Any, labels: Any, memo: Any, **_: Any) -> None:
         state.indexes.observe("Invoice", body, deleted=type == "DELETED")
-        controller = _ready(state)
+        controller = state.controller
         if controller is None:
             return
         tenant = str(labels.get(TENANT_LABEL) or "")
