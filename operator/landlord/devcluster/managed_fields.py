@@ -26,6 +26,7 @@ from .errors import ApiError
 
 Path = tuple[str, ...]
 _META_OWNED = ("labels", "annotations", "finalizers", "ownerReferences")
+_OBJECT_META = {"$ref": "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
 
 
 def now_rfc3339() -> str:
@@ -64,7 +65,7 @@ class FieldModel:
         if meta.get("properties"):
             return meta
         return (
-            self.walker.resolve({"$ref": "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"})[0]
+            self.walker.resolve(_OBJECT_META)[0]
             if self.walker.defs
             else {
                 "properties": {
@@ -81,11 +82,12 @@ class FieldModel:
         )
 
     # -- field sets ---------------------------------------------------------------------
-    def fields(self, obj: dict[str, Any]) -> set[Path]:
+    def fields(self, obj: dict[str, Any], only: set[str] | None = None) -> set[Path]:
+        """The object's field paths (`only`: those under these top-level keys)."""
         root = self._resolve(self.schema)
         out: set[Path] = set()
         for key, value in obj.items():
-            if key in ("apiVersion", "kind"):
+            if key in ("apiVersion", "kind") or (only is not None and key not in only):
                 continue
             if key == "metadata":
                 meta_schema = self._metadata_schema(root)
@@ -286,10 +288,14 @@ def record_update(
     api_version: str,
     subresource: str = "",
 ) -> None:
-    """After a non-apply write: the manager owns what it changed; removed fields are nobody's."""
+    """After a non-apply write: the manager owns what it changed; removed fields are nobody's.
+
+    Only the top-level keys whose values differ are walked (a status write leaves `spec` as it
+    was): nothing under the others is changed or removed."""
     entries = _entries(old) if old else []
-    new_fields = model.fields(new)
-    old_fields = model.fields(old) if old else set()
+    differing = _differing(old, new)
+    new_fields = model.fields(new, differing)
+    old_fields = model.fields(old, differing) if old else set()
     changed = {p for p in new_fields if p not in old_fields or model.get(new, p) != model.get(old, p)}
     removed = old_fields - new_fields
     if not changed and not removed:
@@ -309,6 +315,9 @@ def record_update(
         owned -= changed
         if owned:
             result.append({**entry, "fieldsV1": to_fields_v1(owned)})
+    elsewhere = {path[0][2:] for path in mine if path[0][2:] not in differing}
+    if elsewhere:  # owned before under keys this write left alone: still there if still in the object
+        new_fields = new_fields | model.fields(new, elsewhere)
     mine = (mine | changed) & new_fields
     if mine:
         entry = {
@@ -323,6 +332,17 @@ def record_update(
             entry["subresource"] = subresource
         result.append(entry)
     new.setdefault("metadata", {})["managedFields"] = result
+
+
+def _differing(old: dict[str, Any] | None, new: dict[str, Any]) -> set[str]:
+    """The top-level keys whose fields may differ ("metadata" when an owned part of it does)."""
+    if not old:
+        return set(new)
+    keys = {k for k in set(old) | set(new) if k != "metadata" and old.get(k, _ABSENT) != new.get(k, _ABSENT)}
+    old_meta, new_meta = old.get("metadata") or {}, new.get("metadata") or {}
+    if any(old_meta.get(k, _ABSENT) != new_meta.get(k, _ABSENT) for k in _META_OWNED):
+        keys.add("metadata")
+    return keys
 
 
 def apply(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+from functools import lru_cache
 from typing import Any
 
 from ..quantity import parse_quantity
@@ -78,6 +79,17 @@ ResourceList = dict[str, Quantity]
 
 def quantity(raw: Any) -> Quantity:
     """A quantity as written in an object; ValueError when it is not one."""
+    if isinstance(raw, str) or (isinstance(raw, int) and not isinstance(raw, bool)):
+        return _known_quantity(raw)  # a quota's limits are read again at every write in its namespace
+    return _parse(raw)
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _known_quantity(raw: str | int) -> Quantity:
+    return _parse(raw)  # (a Quantity is immutable: it can be shared; an error is not cached)
+
+
+def _parse(raw: Any) -> Quantity:
     value = parse_quantity(raw)
     text = str(raw)
     if text.endswith("i"):

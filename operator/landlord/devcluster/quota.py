@@ -35,7 +35,6 @@ counts until it is gone (the real controller stops counting it once its grace pe
 
 from __future__ import annotations
 
-import copy
 from decimal import Decimal
 from typing import Any
 
@@ -436,8 +435,8 @@ class ResourceQuotas(Admission):
             return
         rt = self._any_type(QUOTAS)
         assert rt is not None
-        new = copy.deepcopy(resource_quota)
-        new["status"] = status
+        # A new object (stored ones are replaced, not changed), sharing `spec` with the old one.
+        new = {**resource_quota, "metadata": dict(resource_quota["metadata"]), "status": status}
         record_update(self.field_model(rt), resource_quota, new, CONTROLLER, rt.api_version, "status")
         new["metadata"]["resourceVersion"] = self._next_rv()
         self._store(rt)[key] = new

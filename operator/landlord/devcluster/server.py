@@ -355,7 +355,7 @@ class Api:
                     lambda dry: self.cluster.create(rt, namespace, body, manager, field_validation, dry),
                     dry_run,
                 )
-                return self._written(result.obj, result.warnings, 201)
+                return self._written(result, 201)
             if method == "DELETE":
                 return await self._delete_collection(request, rt, namespace, dry_run)
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
@@ -380,7 +380,7 @@ class Api:
                 lambda dry: self.cluster.update(rt, namespace, name, body, manager, subresource, field_validation, dry),
                 dry_run,
             )
-            return self._written(result.obj, result.warnings, 201 if result.created else 200)
+            return self._written(result, 201 if result.created else 200)
         if method == "PATCH":
             patch_type, patch, manager, force = await self._patch_request(request)
             existed = self.cluster.exists(rt, namespace, name)
@@ -393,12 +393,12 @@ class Api:
                 ),
                 dry_run,
             )
-            return self._written(result.obj, result.warnings, 201 if not existed and result.created else 200)
+            return self._written(result, 201 if not existed and result.created else 200)
         if method == "DELETE":
             options = await self._delete_options(request)
             warnings: list[str] = []
             obj = self.cluster.delete(rt, namespace, name, options, dry_run, warnings)
-            return self._written(obj, warnings, 200)
+            return self._written(WriteResult(obj, warnings), 200)
         raise errors.method_not_allowed("the server does not allow this method on the requested resource")
 
     def _write(
@@ -457,18 +457,20 @@ class Api:
         if request.method == "PUT":
             body = await self._body(request)
             result = self.cluster.update_scale(rt, namespace, name, body, _manager(request), dry_run)
-            return self._written(result.obj, result.warnings, 200)
+            return self._written(result, 200)
         if request.method == "PATCH":
             patch_type, patch, manager, force = await self._patch_request(request)
             result = self.cluster.patch_scale(rt, namespace, name, patch_type, patch, manager, force, dry_run)
-            return self._written(result.obj, result.warnings, 200)
+            return self._written(result, 200)
         raise errors.method_not_allowed("the server does not allow this method on the requested resource")
 
-    def _written(self, obj: dict[str, Any], warnings: list[str], status: int) -> web.Response:
+    def _written(self, result: WriteResult, status: int) -> web.Response:
         headers = {}
-        if warnings:
-            headers["Warning"] = ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in warnings)
-        return _json(obj, status, headers)
+        if result.warnings:
+            headers["Warning"] = ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in result.warnings)
+        if result.body is None:
+            return _json(result.obj, status, headers)
+        return web.Response(body=result.body, status=status, content_type="application/json", headers=headers)
 
     async def _read(self, request: web.Request) -> bytes:
         """The request body, refused (413, the real Status) over `max_request_bytes` before it is
@@ -552,16 +554,13 @@ class Api:
             except ApiError as exc:
                 if exc.code != 404:
                     raise
-        return self._written(
-            {
-                "kind": rt.list_kind,
-                "apiVersion": rt.api_version,
-                "metadata": {"resourceVersion": str(self.cluster.rv)},
-                "items": deleted,
-            },
-            warnings,
-            200,
-        )
+        listed = {
+            "kind": rt.list_kind,
+            "apiVersion": rt.api_version,
+            "metadata": {"resourceVersion": str(self.cluster.rv)},
+            "items": deleted,
+        }
+        return self._written(WriteResult(listed, warnings), 200)
 
     async def _watch(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.StreamResponse:
         matches = self._filter(request, rt)

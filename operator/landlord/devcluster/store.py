@@ -79,6 +79,12 @@ class ObjectStore:
         out["kind"] = rt.kind
         return out
 
+    def view(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """The stored object in the version the client asked for, sharing everything below the top
+        level with the store: to read or serialise at once, never to change (stored objects are
+        replaced by a write, not changed in place)."""
+        return {**obj, "apiVersion": rt.api_version, "kind": rt.kind}
+
     def list_objects(
         self, rt: ResourceType, namespace: str | None, matches: Callable[[dict[str, Any]], bool]
     ) -> tuple[list[dict[str, Any]], str]:

@@ -41,11 +41,13 @@ NAMESPACE_MISMATCH = "the namespace of the provided object does not match the na
 
 @dataclass
 class WriteResult:
-    """A written object as the client sees it, the warnings to send, and whether it was created."""
+    """A written object as the client sees it (a view of the stored object: read it or serialise
+    it, never change it), the warnings to send, and whether it was created."""
 
     obj: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     created: bool = False
+    body: bytes | None = None  # `obj` encoded as JSON, when the write encoded it already
 
 
 class Writes(ResourceQuotas, LimitRanger):
@@ -59,9 +61,16 @@ class Writes(ResourceQuotas, LimitRanger):
 
     max_object_bytes: int = MAX_OBJECT_BYTES
 
-    def _check_size(self, obj: dict[str, Any]) -> None:
-        if len(json.dumps(obj, separators=(",", ":"))) > self.max_object_bytes:
+    def _encode_for_storage(self, rt: ResourceType, stored: dict[str, Any]) -> bytes:
+        """Gives `stored` the next resourceVersion and returns it as the client will get it, encoded
+        once for the size check and the response; refused over the storage limit, before anything
+        is stored and before the resourceVersion is taken."""
+        stored["metadata"]["resourceVersion"] = str(self.rv + 1)
+        body = json.dumps(self.view(rt, stored), separators=(",", ":")).encode()
+        if len(body) > self.max_object_bytes:
             raise errors.request_too_large_for_storage()
+        self._next_rv()
+        return body
 
     def _validate(
         self,
@@ -160,13 +169,12 @@ class Writes(ResourceQuotas, LimitRanger):
         self._admit(rt, "CREATE", namespace, requested_name, stored, None, "", dry_run, manager, warnings=warnings)
         self._admit_quota(rt, "CREATE", namespace, stored, None, "")  # the last admission step
         if dry_run:
-            return WriteResult(self.present(rt, stored), warnings, True)
-        self._check_size(stored)
-        smeta["resourceVersion"] = self._next_rv()
+            return WriteResult(self.view(rt, stored), warnings, True)
+        encoded = self._encode_for_storage(rt, stored)
         self._insert(rt, key, stored)
         self._emit(rt, "ADDED", stored, None)
         self._after_write(rt, stored)
-        return WriteResult(self.present(rt, stored), warnings, True)
+        return WriteResult(self.view(rt, stored), warnings, True, encoded)
 
     def _check_kind(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         kind = obj.get("kind")
@@ -436,22 +444,21 @@ class Writes(ResourceQuotas, LimitRanger):
         self._admit(rt, "UPDATE", key[0], key[1], stored, old, subresource, dry_run, manager, warnings=warnings)
         self._admit_quota(rt, "UPDATE", key[0], stored, old, subresource)  # the last admission step
         if same:
-            return WriteResult(self.present(rt, old), warnings)
+            return WriteResult(self.view(rt, old), warnings)
         if dry_run:
-            return WriteResult(self.present(rt, stored), warnings)
-        self._check_size(stored)
-        stored["metadata"]["resourceVersion"] = self._next_rv()
+            return WriteResult(self.view(rt, stored), warnings)
+        encoded = self._encode_for_storage(rt, stored)
         self._reindex_owners(rt, key, old, stored)
         self._store(rt)[key] = stored
         if stored["metadata"].get("deletionTimestamp") and not stored["metadata"].get("finalizers"):
             self._remove(rt, key, stored)
-            return WriteResult(self.present(rt, stored), warnings)
+            return WriteResult(self.view(rt, stored), warnings, body=encoded)
         self._emit(rt, "MODIFIED", stored, old)
         self._after_write(rt, stored)
         if stored["metadata"].get("deletionTimestamp"):
             self.pending.add((rt.group_resource, key))
             self.wakeup.set()
-        return WriteResult(self.present(rt, stored), warnings)
+        return WriteResult(self.view(rt, stored), warnings, body=encoded)
 
 
 def _check_patched_namespace(rt: ResourceType, meta: dict[str, Any], namespace: str | None) -> None:

@@ -85,45 +85,49 @@ def check_rule(expression: str) -> str | None:
 
 
 def evaluate_rules(rules: list[dict[str, Any]], value: Any, old: Any = MISSING) -> list[RuleFailure]:
-    """The failures of `x-kubernetes-validations` rules on `self` (and `oldSelf` when given)."""
-    failures: list[RuleFailure] = []
-    for rule in rules:
-        expression = rule.get("rule", "")
+    """The failures of `x-kubernetes-validations` rules on `self` (and `oldSelf` when given), in
+    the rules' order."""
+    failures: list[tuple[int, RuleFailure]] = []
+    programs: list[tuple[int, dict[str, Any], Any, bool]] = []
+    for index, rule in enumerate(rules):
         try:
-            program, uses_old = _compile(expression)
+            program, uses_old = _compile(rule.get("rule", ""))
         except (ValueError, RuntimeError, TypeError) as exc:
-            failures.append(
-                RuleFailure(
-                    f"compilation failed: {str(exc).splitlines()[0]}", rule.get("reason", ""), rule.get("fieldPath", "")
-                )
-            )
+            message = f"compilation failed: {str(exc).splitlines()[0]}"
+            failures.append((index, RuleFailure(message, rule.get("reason", ""), rule.get("fieldPath", ""))))
             continue
-        if uses_old and old is MISSING:
-            continue
+        if not (uses_old and old is MISSING):
+            programs.append((index, rule, program, uses_old))
+    if programs:
+        # One context for every rule: making it converts `self` (and `oldSelf`) into CEL values,
+        # and that conversion, not the evaluation, is what a rule on a whole object costs.
         variables: dict[str, Any] = {"self": value}
-        if uses_old:
+        if any(uses_old for *_, uses_old in programs):
             variables["oldSelf"] = old
         context = cel.Context(variables=variables, functions=FUNCTIONS)
+        for index, rule, program, _ in programs:
+            failure = _failure(rule, program, context)
+            if failure is not None:
+                failures.append((index, failure))
+    return [failure for _, failure in sorted(failures, key=lambda pair: pair[0])]
+
+
+def _failure(rule: dict[str, Any], program: Any, context: Any) -> RuleFailure | None:
+    """How the rule fails in this context, or None when it holds."""
+    expression = rule.get("rule", "")
+    try:
+        ok = program.execute(context)
+    except (ValueError, RuntimeError, TypeError, KeyError) as exc:
+        message = f"evaluation failed for rule {expression!r}: {exc}"
+        return RuleFailure(message, rule.get("reason", ""), rule.get("fieldPath", ""))
+    if ok is True:
+        return None
+    message = rule.get("message") or f"failed rule: {expression}"
+    if rule.get("messageExpression"):
         try:
-            ok = program.execute(context)
-        except (ValueError, RuntimeError, TypeError, KeyError) as exc:
-            failures.append(
-                RuleFailure(
-                    f"evaluation failed for rule {expression!r}: {exc}",
-                    rule.get("reason", ""),
-                    rule.get("fieldPath", ""),
-                )
-            )
-            continue
-        if ok is True:
-            continue
-        message = rule.get("message") or f"failed rule: {expression}"
-        if rule.get("messageExpression"):
-            try:
-                produced = cel.evaluate(rule["messageExpression"], context)
-                if isinstance(produced, str) and produced.strip():
-                    message = produced
-            except (ValueError, RuntimeError, TypeError, KeyError):
-                pass
-        failures.append(RuleFailure(message, rule.get("reason", ""), rule.get("fieldPath", "")))
-    return failures
+            produced = cel.evaluate(rule["messageExpression"], context)
+            if isinstance(produced, str) and produced.strip():
+                message = produced
+        except (ValueError, RuntimeError, TypeError, KeyError):
+            pass
+    return RuleFailure(message, rule.get("reason", ""), rule.get("fieldPath", ""))

@@ -60,15 +60,34 @@ def parse_datetime(text: str) -> datetime | None:
         return None
 
 
+_RESOLVED_KEPT = 4096  # more than the built-in schemas hold
+
+
 class Walker:
     """Validates one object against a schema; `defs` resolves `$ref`s of built-in schemas."""
 
     def __init__(self, defs: dict[str, Any] | None = None, builtin: bool = False) -> None:
         self.defs = defs or {}
         self.builtin = builtin
+        # `$ref`s followed, by the schema's identity (the schema kept beside, so that its id is
+        # not reused): a built-in object's walk follows dozens, at every write.
+        self._resolved: dict[int, tuple[dict[str, Any], tuple[dict[str, Any], str]]] = {}
 
     def resolve(self, schema: dict[str, Any]) -> tuple[dict[str, Any], str]:
-        """The schema with its `$ref`s followed, and the last definition name followed."""
+        """The schema with its `$ref`s followed, and the last definition name followed (not to be
+        changed: it is shared)."""
+        if "$ref" not in schema:
+            return schema, ""
+        known = self._resolved.get(id(schema))
+        if known is not None and known[0] is schema:
+            return known[1]
+        resolved = self._follow(schema)
+        if len(self._resolved) >= _RESOLVED_KEPT:  # schemas made for one call would pile up
+            self._resolved.clear()
+        self._resolved[id(schema)] = (schema, resolved)
+        return resolved
+
+    def _follow(self, schema: dict[str, Any]) -> tuple[dict[str, Any], str]:
         ref_name = ""
         while "$ref" in schema:
             ref_name = schema["$ref"].rsplit("/", 1)[-1]
