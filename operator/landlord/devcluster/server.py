@@ -49,6 +49,9 @@ MAX_REQUEST_BYTES = 3 * 1024 * 1024
 """kube-apiserver's limit on a write's request body (`MaxRequestBodyBytes`): 413 above it."""
 
 
+ENCODED_EVENTS_KEPT = 256  # the latest watch events' encodings (an event reaches its watchers at once)
+
+
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
         body=json.dumps(data, separators=(",", ":")).encode(),
@@ -107,6 +110,7 @@ class Api:
         self.max_request_bytes = MAX_REQUEST_BYTES  # tests may lower it
         self.requests: Counter[str] = Counter()
         self._openapi_cache: dict[tuple[str, int], dict[str, Any]] = {}
+        self._encoded_events: dict[tuple[int, str, str], tuple[dict[str, Any], bytes]] = {}
 
     # -- entry --------------------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -586,10 +590,12 @@ class Api:
                 if deadline is not None:
                     waits.append(deadline - now)
                 wait = max(min(waits), 0)
-                try:
-                    item = await asyncio.wait_for(watcher.queue.get(), timeout=wait) if wait > 0 else None
-                except TimeoutError:
-                    item = None
+                item: tuple[str, dict[str, Any]] | None = None
+                if not watcher.queue.empty():
+                    item = watcher.queue.get_nowait()
+                elif wait > 0:
+                    with contextlib.suppress(TimeoutError):
+                        item = await asyncio.wait_for(watcher.queue.get(), timeout=wait)
                 if watcher not in self.cluster.watchers:
                     break  # cut by DevCluster.drop_watches: no bookmark, nothing more
                 if item is None:
@@ -601,22 +607,40 @@ class Api:
                     if expired:
                         break
                     continue
-                kind, obj = item
-                # Serialised at once and never changed: a shallow copy in the watched version
-                # (`present` deep-copies, a tenth of the emulator's time under load).
-                shown = {**obj, "apiVersion": rt.api_version, "kind": rt.kind}
-                if table:
-                    payload: Any = to_table(rt, [shown], shown["metadata"]["resourceVersion"], include_object)
-                else:
-                    payload = shown
-                await response.write(
-                    json.dumps({"type": kind, "object": payload}, separators=(",", ":")).encode() + b"\n"
-                )
+                # What is queued goes out in one write (each write is a chunk and a system call).
+                lines = [self._event_line(rt, *item, table, include_object)]
+                while not watcher.queue.empty():
+                    queued = watcher.queue.get_nowait()
+                    if queued is None:
+                        continue
+                    lines.append(self._event_line(rt, *queued, table, include_object))
+                await response.write(b"".join(lines))
+                if watcher not in self.cluster.watchers:
+                    break  # cut while these were queued (its wake-up was among them)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
             self.cluster.unsubscribe(watcher)
         return response
+
+    def _event_line(self, rt: ResourceType, kind: str, obj: dict[str, Any], table: bool, include_object: str) -> bytes:
+        """One watch event, encoded. Every watch of a kind gets the same event: it is encoded
+        once for all of them (stored objects are replaced by a write, never changed, so the
+        object's identity and the version it is shown in name the encoding)."""
+        # Serialised at once and never changed: a shallow copy in the watched version.
+        shown = {**obj, "apiVersion": rt.api_version, "kind": rt.kind}
+        if table:
+            payload = to_table(rt, [shown], shown["metadata"]["resourceVersion"], include_object)
+            return json.dumps({"type": kind, "object": payload}, separators=(",", ":")).encode() + b"\n"
+        key = (id(obj), kind, rt.api_version)
+        known = self._encoded_events.get(key)
+        if known is not None and known[0] is obj:
+            return known[1]
+        line = json.dumps({"type": kind, "object": shown}, separators=(",", ":")).encode() + b"\n"
+        if len(self._encoded_events) >= ENCODED_EVENTS_KEPT:
+            self._encoded_events.pop(next(iter(self._encoded_events)))  # the oldest
+        self._encoded_events[key] = (obj, line)
+        return line
 
     async def _send_bookmark(self, response: web.StreamResponse, rt: ResourceType) -> None:
         bookmark = {
