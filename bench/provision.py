@@ -18,7 +18,13 @@ emulator and operator) it prints one table:
 - the operator's peak RSS, its RSS when N/4, N/2 and N tenants are Ready and the slope of a line
   through them, and its RSS sampled every drift interval over three intervals with nothing to do;
 - the emulator's raw write rate measured at the end of the same run, and the operator's write
-  rate as a fraction of that ceiling.
+  rate as a fraction of that ceiling;
+- then, with the operator stopped, its writes replayed: for each settled tenant a copy
+  (`replay-NNNNN`) created and given, by this client, the requests the operator made for it (its
+  finalizer, namespace, server-side applies of the children as stored, status and Event), 16
+  tenants at a time. That is the emulator's ceiling for this mix of writes (validation, managed
+  fields, quota admission), which a bare ConfigMap's create does not pay; the operator's write
+  rate is printed as a fraction of it too.
 
 With `--replicas R` (R > 1) the operator is R processes, `landlord run --shard K/R` for K in
 0..R-1, each with its own liveness and metrics port and a Lease per shard (in the namespace
@@ -72,8 +78,9 @@ from bench.common import (  # noqa: E402
     wait_http,
 )
 from landlord.api.schemas import all_crds  # noqa: E402
-from landlord.kinds import KINDS  # noqa: E402
+from landlord.kinds import CHILD_KINDS, KINDS  # noqa: E402
 from landlord.render.cluster import OPERATOR_NAMESPACE  # noqa: E402
+from landlord.render.view import TENANT_LABEL  # noqa: E402
 from landlord.sharding import Shard  # noqa: E402
 
 TENANTS = "/apis/landlord.dev/v1alpha1/tenants"
@@ -544,6 +551,8 @@ async def run(spec: Run) -> None:
                 finally:
                     await watches.stop()
                 spec.results["emulator raw creates/s (best of 3 rounds)"] = await raw_rate(api, spec.concurrency)
+                await operators.stop()  # it would reconcile the copies
+                spec.results[REPLAYED] = await replay_rate(api, count=spec.count)
         finally:
             for process in reversed(spec.processes):  # the operator before the emulator
                 if process.returncode is None:
@@ -551,9 +560,11 @@ async def run(spec: Run) -> None:
                     await process.wait()
     ready_rate = float(spec.results["tenants/s to Ready"])
     writes = float(spec.results["API writes per tenant"])
-    spec.results["operator write rate / emulator ceiling"] = (
-        ready_rate * writes / float(spec.results["emulator raw creates/s (best of 3 rounds)"])
+    operator_rate = ready_rate * writes
+    spec.results["operator write rate / emulator ceiling"] = operator_rate / float(
+        spec.results["emulator raw creates/s (best of 3 rounds)"]
     )
+    spec.results["operator write rate / the same writes replayed"] = operator_rate / float(spec.results[REPLAYED])
 
 
 async def provision(spec: Run, api: Api, watches: Watches, operators: Operators) -> None:
@@ -880,6 +891,115 @@ async def restart(spec: Run, api: Api, watches: Watches, operators: Operators, t
 
 def _since(started: float, moment: float | None) -> float:
     return float("nan") if moment is None else moment - started
+
+
+REPLAYED = "the operator's writes replayed without it (writes/s)"
+SERVER_META = ("uid", "resourceVersion", "creationTimestamp", "managedFields", "generation")
+REPLAY_CONCURRENCY = 16  # enough to keep the emulator busy (the operator runs 4 workers)
+APPLY = "application/apply-patch+yaml"  # a JSON body is YAML too
+MERGE = "application/merge-patch+json"
+
+
+@dataclass
+class Replayed:
+    """What the operator wrote for one tenant, as a new tenant (`replay-NNNNN`) would be given it."""
+
+    tenant: dict[str, Any]
+    namespace: dict[str, Any]
+    children: list[tuple[str, dict[str, Any]]]  # (REST path of the object, the applied object)
+    status: dict[str, Any]
+    event: dict[str, Any] | None
+
+
+async def replay_rate(api: Api, count: int) -> float:
+    """The operator's writes for `count` new tenants sent with no operator: the same requests (a
+    Tenant created by the client, then the operator's finalizer, namespace, server-side applies of
+    the children, status and Event), made from what the operator stored for the settled tenants,
+    `REPLAY_CONCURRENCY` tenants at a time. The emulator's ceiling for this mix of writes (schema
+    and CEL validation, managed fields, quota admission and status), where the raw ceiling is a
+    bare ConfigMap's create: operator writes per second (a tenant's Tenant create not counted,
+    as in the operator's rate). Run with the operator stopped (it would reconcile the copies)."""
+    replays = await _replays(api, count)
+    writes = 0
+
+    async def one(index: int) -> None:
+        nonlocal writes
+        replay = replays[index]
+        created = await api.call("POST", TENANTS, replay.tenant)
+        name = created["metadata"]["name"]
+        finalizers = {"metadata": {"finalizers": ["landlord.dev/tenant-cleanup"]}}
+        await api.call("PATCH", f"{TENANTS}/{name}?fieldManager=landlord", finalizers, MERGE)
+        await api.call("POST", "/api/v1/namespaces?fieldManager=landlord", replay.namespace)
+        writes += 2
+        for path, obj in replay.children:
+            await api.call("PATCH", f"{path}?fieldManager=landlord", obj, APPLY)
+            writes += 1
+        await api.call("PATCH", f"{TENANTS}/{name}/status?fieldManager=landlord", {"status": replay.status}, MERGE)
+        writes += 1
+        if replay.event is not None:
+            event = {
+                **replay.event,
+                "involvedObject": {**replay.event["involvedObject"], "uid": created["metadata"]["uid"]},
+            }
+            await api.call("POST", "/api/v1/namespaces/default/events", event)
+            writes += 1
+
+    started = time.perf_counter()
+    await pool(len(replays), REPLAY_CONCURRENCY, one)
+    return writes / (time.perf_counter() - started)
+
+
+async def _replays(api: Api, count: int) -> list[Replayed]:
+    """The settled tenants' objects as the operator wrote them, renamed `tenant-` -> `replay-`."""
+    children: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    namespaces: dict[str, dict[str, Any]] = {}
+    for kind in CHILD_KINDS:  # in the operator's order: the namespace first
+        target = KINDS[kind]
+        for obj in (await api.call("GET", f"{target.path()}?labelSelector={TENANT_LABEL}"))["items"]:
+            meta = {k: v for k, v in obj["metadata"].items() if k not in SERVER_META}
+            applied = {**obj, "apiVersion": target.api_version, "kind": kind, "metadata": meta}
+            applied.pop("status", None)
+            owner = meta["labels"][TENANT_LABEL]
+            if kind == "Namespace":
+                namespaces[owner] = applied
+            else:
+                children.setdefault(owner, []).append((target.path(meta.get("namespace"), meta["name"]), applied))
+    events = {
+        e["involvedObject"].get("name"): e
+        for e in (await api.call("GET", "/api/v1/namespaces/default/events"))["items"]
+        if e["involvedObject"].get("kind") == "Tenant"
+    }
+    replays: list[Replayed] = []
+    for tenant_obj in sorted((await api.call("GET", TENANTS))["items"], key=lambda t: t["metadata"]["name"]):
+        name = tenant_obj["metadata"]["name"]
+        if name not in namespaces or len(replays) == count:
+            continue
+        new_name = "replay" + name.removeprefix("tenant")
+
+        def renamed(value: Any, name: str = name, new_name: str = new_name) -> Any:
+            return json.loads(json.dumps(value).replace(name, new_name))
+
+        event = events.get(name)
+        if event is not None:
+            event = {k: v for k, v in event.items() if k not in ("metadata", "firstTimestamp", "lastTimestamp")}
+            event["metadata"] = {"generateName": f"{name}."}
+        replays.append(
+            Replayed(
+                renamed(
+                    {
+                        "apiVersion": tenant_obj["apiVersion"],
+                        "kind": "Tenant",
+                        "metadata": {"name": name},
+                        "spec": tenant_obj["spec"],
+                    }
+                ),
+                renamed(namespaces[name]),
+                [(renamed(path), renamed(obj)) for path, obj in children.get(name, [])],
+                renamed(tenant_obj.get("status") or {}),
+                renamed(event),
+            )
+        )
+    return replays
 
 
 async def raw_rate(api: Api, concurrency: int, count: int = 2000, rounds: int = 3) -> float:
