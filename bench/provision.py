@@ -552,7 +552,9 @@ async def run(spec: Run) -> None:
                     await watches.stop()
                 spec.results["emulator raw creates/s (best of 3 rounds)"] = await raw_rate(api, spec.concurrency)
                 await operators.stop()  # it would reconcile the copies
-                spec.results[REPLAYED] = await replay_rate(api, count=spec.count)
+                rate, busy = await replay_rate(api, spec.count, spec.processes[0].pid)
+                spec.results[REPLAYED] = rate
+                spec.results["  emulator CPU busy while replaying (cores)"] = busy
         finally:
             for process in reversed(spec.processes):  # the operator before the emulator
                 if process.returncode is None:
@@ -564,7 +566,10 @@ async def run(spec: Run) -> None:
     spec.results["operator write rate / emulator ceiling"] = operator_rate / float(
         spec.results["emulator raw creates/s (best of 3 rounds)"]
     )
-    spec.results["operator write rate / the same writes replayed"] = operator_rate / float(spec.results[REPLAYED])
+    replayed = float(spec.results[REPLAYED])
+    spec.results["operator write rate / the same writes replayed"] = (
+        operator_rate / replayed if replayed else float("nan")
+    )
 
 
 async def provision(spec: Run, api: Api, watches: Watches, operators: Operators) -> None:
@@ -584,6 +589,7 @@ async def provision(spec: Run, api: Api, watches: Watches, operators: Operators)
     counts_before = watches.snapshot()
     own_before = api.own
     emulator = spec.processes[0].pid
+    reconciles_before = await operators.reconciles()
     cpu_before = (operators.cpu(), cpu_seconds(emulator), cpu_seconds())
     started = time.perf_counter()
     await pool(count, spec.concurrency, lambda i: api.call("POST", TENANTS, tenant(i, spec.reseller)))
@@ -593,6 +599,7 @@ async def provision(spec: Run, api: Api, watches: Watches, operators: Operators)
         after - before
         for after, before in zip((operators.cpu(), cpu_seconds(emulator), cpu_seconds()), cpu_before, strict=True)
     ]
+    reconciles_after = await operators.reconciles()
     watches.on_active.remove(sample)
     await asyncio.sleep(max(1.0, spec.drift / 2))  # the Events written after the last transition
     own = api.own - own_before
@@ -620,6 +627,11 @@ async def provision(spec: Run, api: Api, watches: Watches, operators: Operators)
     results["CPU ms per tenant, the emulator"] = 1000 * cpu_used[1] / count
     results["CPU ms per tenant, this client"] = 1000 * cpu_used[2] / count
     results["  CPU busy while provisioning (cores)"] = sum(cpu_used) / elapsed
+    results["reconciles per tenant while provisioning"] = (
+        (reconciles_after - reconciles_before) / count
+        if reconciles_after is not None and reconciles_before is not None
+        else float("nan")
+    )
     many = operators.many
     sampled = [m for m in ("N/4", "N/2", "N") if m in rss]
     # With several replicas: the one largest at the last mark, its RSS at each mark and its slope.
@@ -894,7 +906,6 @@ def _since(started: float, moment: float | None) -> float:
 
 
 REPLAYED = "the operator's writes replayed without it (writes/s)"
-SERVER_META = ("uid", "resourceVersion", "creationTimestamp", "managedFields", "generation")
 REPLAY_CONCURRENCY = 16  # enough to keep the emulator busy (the operator runs 4 workers)
 APPLY = "application/apply-patch+yaml"  # a JSON body is YAML too
 MERGE = "application/merge-patch+json"
@@ -911,14 +922,15 @@ class Replayed:
     event: dict[str, Any] | None
 
 
-async def replay_rate(api: Api, count: int) -> float:
+async def replay_rate(api: Api, count: int, emulator: int) -> tuple[float, float]:
     """The operator's writes for `count` new tenants sent with no operator: the same requests (a
     Tenant created by the client, then the operator's finalizer, namespace, server-side applies of
     the children, status and Event), made from what the operator stored for the settled tenants,
     `REPLAY_CONCURRENCY` tenants at a time. The emulator's ceiling for this mix of writes (schema
     and CEL validation, managed fields, quota admission and status), where the raw ceiling is a
     bare ConfigMap's create: operator writes per second (a tenant's Tenant create not counted,
-    as in the operator's rate). Run with the operator stopped (it would reconcile the copies)."""
+    as in the operator's rate), and the emulator's CPU busy meanwhile (cores: near 1, it is what
+    bounds the rate). Run with the operator stopped (it would reconcile the copies)."""
     replays = await _replays(api, count)
     writes = 0
 
@@ -944,9 +956,50 @@ async def replay_rate(api: Api, count: int) -> float:
             await api.call("POST", "/api/v1/namespaces/default/events", event)
             writes += 1
 
-    started = time.perf_counter()
+    cpu_before, started = cpu_seconds(emulator), time.perf_counter()
     await pool(len(replays), REPLAY_CONCURRENCY, one)
-    return writes / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    return writes / elapsed, (cpu_seconds(emulator) - cpu_before) / elapsed
+
+
+def operators_part(obj: dict[str, Any], manager: str = "landlord") -> dict[str, Any]:
+    """What `manager` wrote of a stored object: the fields its `managedFields` entries name (the
+    server's defaults and what others wrote left out), so that a replay sends what it sent."""
+    owned: dict[str, Any] = {}
+    for entry in obj["metadata"].get("managedFields") or []:
+        if entry.get("manager") == manager and not entry.get("subresource"):
+            owned = _merged(owned, entry.get("fieldsV1") or {})
+    return dict(_pick(obj, owned))
+
+
+def _merged(one: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    out = dict(one)
+    for part, sub in other.items():
+        out[part] = _merged(out.get(part, {}), sub)
+    return out
+
+
+def _pick(value: Any, fields: dict[str, Any]) -> Any:
+    """The part of `value` that a fieldsV1 tree names (`f:` keys, `k:` list elements by their
+    keys, `v:` set elements; a leaf is the whole value)."""
+    if not fields or set(fields) == {"."}:
+        return value
+    if isinstance(value, dict):
+        return {
+            k: _pick(value[k], sub)
+            for part, sub in fields.items()
+            if part.startswith("f:") and (k := part[2:]) in value
+        }
+    if isinstance(value, list):
+        out = []
+        for element in value:
+            for part, sub in fields.items():
+                if part.startswith("k:") and all(element.get(k) == v for k, v in json.loads(part[2:]).items()):
+                    out.append(_pick(element, sub))
+                elif part.startswith("v:") and json.loads(part[2:]) == element:
+                    out.append(element)
+        return out
+    return value
 
 
 async def _replays(api: Api, count: int) -> list[Replayed]:
@@ -956,9 +1009,11 @@ async def _replays(api: Api, count: int) -> list[Replayed]:
     for kind in CHILD_KINDS:  # in the operator's order: the namespace first
         target = KINDS[kind]
         for obj in (await api.call("GET", f"{target.path()}?labelSelector={TENANT_LABEL}"))["items"]:
-            meta = {k: v for k, v in obj["metadata"].items() if k not in SERVER_META}
-            applied = {**obj, "apiVersion": target.api_version, "kind": kind, "metadata": meta}
-            applied.pop("status", None)
+            meta = obj["metadata"]
+            applied = {"apiVersion": target.api_version, "kind": kind, **operators_part(obj)}
+            applied["metadata"] = {**applied.get("metadata", {}), "name": meta["name"]}
+            if "namespace" in meta:
+                applied["metadata"]["namespace"] = meta["namespace"]
             owner = meta["labels"][TENANT_LABEL]
             if kind == "Namespace":
                 namespaces[owner] = applied

@@ -119,21 +119,22 @@ class Indexes(Mapping[str, LocalIndex]):
     def kinds(self) -> list[str]:
         return list(self._indexers)
 
-    def observe(self, kind: str, body: Mapping[str, Any], deleted: bool = False) -> None:
+    def observe(self, kind: str, body: Mapping[str, Any], deleted: bool = False) -> bool:
         """An object of `kind` as listed or watched: its entries in every index of the kind.
 
         The same object at the resourceVersion its entries already come from (kopf's listing at
         start after the start-up list, a listing again after a watch failed) is not filed again:
-        the indexers are pure, the entries would be the same copies."""
+        the indexers are pure, the entries would be the same copies. Returns whether anything was
+        filed or removed (False: that version was filed already, or the object has no uid)."""
         meta = body.get("metadata") or {}
         uid = str(meta.get("uid") or "")
         if not uid:
-            return
+            return False
         version = str(meta.get("resourceVersion") or "")
         if deleted:
             self._versions.pop(uid, None)
         elif version and self._versions.get(uid) == version:
-            return
+            return False
         else:
             self._versions[uid] = version
         for name, indexer in self._indexers.get(kind, ()):
@@ -142,6 +143,7 @@ class Indexes(Mapping[str, LocalIndex]):
                 index.remove(uid)
             else:
                 index.file(uid, indexer(body))
+        return True
 
     def forget(self, uid: str) -> None:
         """An object known to be gone without a watch event: out of every index."""

@@ -37,6 +37,15 @@ def login_default(**kwargs: Any) -> kopf.ConnectionInfo | None:
     return info
 
 
+WATCH_SILENCE = 30  # seconds past a watch's own timeout with nothing read: the connection is dead
+
+
+class Listed:
+    """What a paginated list reports besides its objects: the resourceVersion it was served at."""
+
+    resource_version: str = ""
+
+
 class KubeError(Exception):
     """An error answered by the API server (a Status), with its code and reason."""
 
@@ -198,20 +207,65 @@ class KubeClient:
         return items
 
     async def pages(
-        self, kind: str, namespace: str | None = None, label_selector: str | None = None, page_size: int = 500
+        self,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        page_size: int = 500,
+        listed: Listed | None = None,
     ) -> AsyncIterator[builtins.list[dict[str, Any]]]:
         """The objects of a kind a page at a time: a caller that keeps less than the objects (an index
-        of slim copies) never holds more than one page of them."""
+        of slim copies) never holds more than one page of them. `listed` gets the list's
+        resourceVersion (a watch from it misses nothing)."""
         params = {"limit": str(page_size)}
         if label_selector:
             params["labelSelector"] = label_selector
         while True:
             payload = await self._checked(f"list {kind}", "GET", KINDS[kind].path(namespace), params=params)
+            if listed is not None:
+                listed.resource_version = str((payload.get("metadata") or {}).get("resourceVersion") or "")
             yield payload.get("items") or []
             token = (payload.get("metadata") or {}).get("continue")
             if not token:
                 return
             params = {**params, "continue": token}
+
+    async def watch(
+        self, kind: str, resource_version: str, label_selector: str | None = None, timeout_seconds: int = 300
+    ) -> AsyncIterator[dict[str, Any]]:
+        """One watch request of a kind (every namespace) from `resource_version`, with bookmarks:
+        its events as the server sends them, until the server ends the stream (`timeout_seconds`).
+        An event is read whole however long its line (an object can be up to 1.5 MiB)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(headers=self._headers)
+        params = {
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        if label_selector:
+            params["labelSelector"] = label_selector
+        self.counts["watches"] += 1
+        # No total timeout: the stream lasts `timeout_seconds`; silence for longer than that is a dead connection.
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=timeout_seconds + WATCH_SILENCE)
+        async with self._session.get(
+            self.server + KINDS[kind].path(), params=params, ssl=self._ssl, timeout=timeout
+        ) as response:
+            if response.status >= 400:
+                text = await response.text()
+                try:
+                    body: Any = json.loads(text)
+                except ValueError:
+                    body = text
+                raise KubeError(response.status, body, f"watch {kind}")
+            pending = b""
+            async for chunk in response.content.iter_any():
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
 
     async def apply(self, obj: dict[str, Any], force: bool = True) -> dict[str, Any]:
         meta = obj["metadata"]

@@ -117,7 +117,7 @@ class Metrics:
         )
         self.missed_deletions = Counter(
             "landlord_missed_deletions",
-            "Objects deleted while a watch was away, found by those checks, by kind.",
+            "Objects deleted while a watch was away, found by those checks or by a child informer's new list, by kind.",
             ["kind"],
             registry=self.registry,
         )

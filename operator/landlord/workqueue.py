@@ -51,6 +51,10 @@ class WorkQueue:
             self._dirty.discard(key)
             self.add(key)
 
+    def running(self, key: Hashable) -> bool:
+        """Whether a worker is processing the key now."""
+        return key in self._active
+
     def depth(self) -> int:
         return len(self._pending) + len(self._active)
 

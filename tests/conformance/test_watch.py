@@ -104,3 +104,30 @@ async def test_watch_is_scoped_to_namespace_and_resource(http: Http) -> None:
         await http.post(CMS, {"metadata": {"name": "here"}})
         event = await stream.next()
         assert event is not None and event["object"]["metadata"]["name"] == "here"
+
+
+async def test_every_watch_sees_each_change_as_stored(http: Http) -> None:
+    """Two watches of a kind get each stored change with its own resourceVersion, a namespace's
+    finalize (`namespaces/NAME/finalize`) included; a watch opened later lists the object as it is
+    now. (The emulator encodes an event once for all the watches of its kind.)"""
+    namespaces = "/api/v1/namespaces"
+    await http.post(namespaces, {"metadata": {"name": "seen"}})
+    async with (
+        http.watch(namespaces, fieldSelector="metadata.name=seen") as one,
+        http.watch(namespaces, fieldSelector="metadata.name=seen") as two,
+    ):
+        _, labelled = await http.patch(f"{namespaces}/seen", {"metadata": {"labels": {"a": "b"}}})
+        status, finalized = await http.put(
+            f"{namespaces}/seen/finalize", {"metadata": {"name": "seen"}, "spec": {"finalizers": []}}
+        )
+        assert status == 200
+        for stream in (one, two):
+            events = [await stream.next() for _ in range(3)]
+            assert [e["type"] for e in events if e] == ["ADDED", "MODIFIED", "MODIFIED"]
+            _, changed, last = (e["object"] for e in events if e)
+            assert changed["metadata"]["resourceVersion"] == labelled["metadata"]["resourceVersion"]
+            assert last["metadata"]["resourceVersion"] == finalized["metadata"]["resourceVersion"]
+            assert last["spec"].get("finalizers") == []
+    async with http.watch(namespaces, fieldSelector="metadata.name=seen") as later:
+        listed = await later.next()
+        assert listed is not None and listed["object"]["metadata"] == finalized["metadata"]

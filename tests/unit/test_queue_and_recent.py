@@ -73,7 +73,7 @@ def test_the_echo_of_our_write_lets_it_go_and_queues_nothing() -> None:
 
     from landlord.controller.core import Controller
 
-    ctl: Any = SimpleNamespace(recent=Recent(), _written={}, queue=WorkQueue())
+    ctl: Any = SimpleNamespace(recent=Recent(), _written={}, _early={}, queue=WorkQueue())
     key = ("ConfigMap", "t-acme", "landlord-entitlements")
     Controller.remember_write(ctl, key, obj("10"))
     Controller.child_changed(ctl, "acme", key, obj("10"))

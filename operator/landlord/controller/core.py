@@ -24,7 +24,7 @@ from typing import Any
 from ..api.composition import Allocation
 from ..components import Component, Services, check_renderers, default_components
 from ..config import Config
-from ..inventory import CHILD_KINDS, CHILD_SELECTOR, INDEX_NAMES, Inventory, is_ours, uid_of
+from ..inventory import INDEX_NAMES, Inventory, uid_of
 from ..kinds import ObjectKey, describe
 from ..kube import KubeClient
 from ..metrics import Metrics
@@ -33,7 +33,6 @@ from ..providers import Providers
 from ..recent import Recent
 from ..redaction import redact
 from ..render.cluster import OPERATOR_NAMESPACE
-from ..render.view import TENANT_LABEL
 from ..workqueue import WorkQueue
 from .lease import ShardLease
 from .tenants import TenantReconciler
@@ -47,7 +46,7 @@ ASKS = "landlord.dev/"  # annotations on a Tenant that ask the operator for some
 RESYNC_SETTLE = 0.5  # seconds without listing events before the indexes are checked
 RESYNC_RETRY = 5.0
 USAGE_SETTLE = 0.5  # seconds a usage reconcile waits for more tenant changes of the same plan
-RESYNC_KINDS = (*INDEX_NAMES, *CHILD_KINDS)
+RESYNC_KINDS = tuple(INDEX_NAMES)  # what kopf watches (the children's informers list again themselves)
 
 
 class Controller:
@@ -82,6 +81,11 @@ class Controller:
         # reconcile then read the index's older object and applied again.
         self.recent = Recent(ttl=max(RECENT_TTL, config.drift_interval))
         self._written: dict[ObjectKey, str] = {}  # child -> resourceVersion of our last write
+        # Child events that came while their tenant's reconcile runs, by child: the tenant and the
+        # versions seen. The echo of a write can come before the write's answer (the watch is
+        # read as the answer is); the reconcile's own writes are recognised when answered, the
+        # rest queue the tenant once it is done.
+        self._early: dict[ObjectKey, tuple[str, set[str]]] = {}
         self._shares: dict[str, dict[str, Allocation] | None] = {}  # per reseller, until something changes
         self.reconciles = 0
         self.tenants = TenantReconciler(self)
@@ -183,36 +187,29 @@ class Controller:
         self.metrics.resyncs.inc()
         gone: list[tuple[ObjectKey, dict[str, Any]]] = []
         for kind in RESYNC_KINDS:
-            selector = CHILD_SELECTOR if kind in CHILD_KINDS else None
-            listed = {uid_of(obj) for obj in await self.client.list(kind, label_selector=selector)}
+            listed = {uid_of(obj) for obj in await self.client.list(kind)}
             for obj in list(self.inventory.objects(kind)):
                 if uid_of(obj) in listed:
                     continue
                 meta = obj.get("metadata") or {}
                 key: ObjectKey = (kind, str(meta.get("namespace") or ""), str(meta.get("name", "")))
                 live = await self.client.get(kind, key[2], key[1] or None)
-                # Still there but relabelled out of the selector: no longer a child, gone from the index too.
-                relabelled = live is not None and kind in CHILD_KINDS and not is_ours(live)
-                if live is None or uid_of(live) != uid_of(obj) or relabelled:
+                if live is None or uid_of(live) != uid_of(obj):
                     gone.append((key, obj))
         for key, obj in gone:  # all at once: a reconcile must not see half of a namespace's objects forgotten
             self.inventory.forget(uid_of(obj))
-            self.metrics.missed_deletions.labels(key[0]).inc()
-            logger.info("%s was deleted while the watch was away", describe(key))
-        for key, obj in gone:
-            self._gone(key, obj)
+            self.missed_deletion(key)
+        for key, _ in gone:
+            self._gone(key)
         self.inventory.gone &= self.inventory.indexed_uids()  # kopf may drop some after all
         return len(gone)
 
-    def _gone(self, key: ObjectKey, obj: dict[str, Any]) -> None:
+    def _gone(self, key: ObjectKey) -> None:
         kind, _, name = key
         if kind == "Tenant":
             self.tenant_changed(name, None)
-        elif kind in INDEX_NAMES:
-            self.catalog_changed(kind, name)
         else:
-            labels = (obj.get("metadata") or {}).get("labels") or {}
-            self.child_changed(str(labels.get(TENANT_LABEL, "")), key, None)
+            self.catalog_changed(kind, name)
 
     async def _worker(self) -> None:
         await self.indexed.wait()
@@ -233,7 +230,20 @@ class Controller:
                 logger.warning("reconcile of %s/%s failed (retry in %ss): %s", key[0], key[1], backoff, redact(exc))
                 self.queue.add_after(key, backoff)
             finally:
+                self.settle_early(key)
                 self.queue.done(key)
+
+    def settle_early(self, key: Any) -> None:
+        """After a tenant's reconcile: the events that came meanwhile and were not its own writes'
+        echoes queue it again (it runs once more)."""
+        if key[0] != "Tenant" or not self._early:
+            return
+        mine = [child for child, (tenant, _) in self._early.items() if tenant == key[1]]
+        for child in mine:
+            del self._early[child]
+            self._written.pop(child, None)
+        if mine:
+            self.queue.add(key)
 
     async def process(self, key: Any) -> float | None:
         kind, name = key
@@ -274,9 +284,17 @@ class Controller:
         return None if shares is None else shares.get(tenant["metadata"]["name"])
 
     def remember_write(self, key: ObjectKey, obj: dict[str, Any]) -> None:
-        """A child we just wrote: preferred over a lagging index, and its watch event ignored."""
+        """A child we just wrote: preferred over a lagging index, and its watch event ignored
+        (or, when the event came first, let go: the index holds the write already)."""
+        version = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+        early = self._early.get(key)
+        if early is not None and version in early[1]:
+            early[1].discard(version)
+            if not early[1]:
+                del self._early[key]
+            return
         self.recent.remember(key, obj)
-        self._written[key] = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+        self._written[key] = version
 
     # -- triggers (called by the kopf handlers) ----------------------------------------------
     def indexes_ready(self) -> None:
@@ -288,6 +306,11 @@ class Controller:
     def relisted(self, kind: str) -> None:
         """kopf listed a kind again (its watch failed): the indexes are checked soon after."""
         self._relisted.set()
+
+    def missed_deletion(self, key: ObjectKey) -> None:
+        """An object found deleted by a list made after its watch was away (its DELETED event lost)."""
+        self.metrics.missed_deletions.labels(key[0]).inc()
+        logger.info("%s was deleted while the watch was away", describe(key))
 
     def ignored(self, kind: str) -> None:
         """A watch event of an object with Landlord's labels that is not a child (labels copied)."""
@@ -364,6 +387,9 @@ class Controller:
             version = str((obj.get("metadata") or {}).get("resourceVersion", ""))
             if self._written.get(key) == version:
                 del self._written[key]  # the echo came: nothing more to recognise
+                return
+            if tenant and self.queue.running(("Tenant", tenant)):
+                self._early.setdefault(key, (tenant, set()))[1].add(version)  # see `settle_early`
                 return
         else:
             self.recent.forget(key)  # what we last wrote is gone: never mistake it for the live object

@@ -132,12 +132,19 @@ class Lifecycle(Writes):
         proposed = {**current, "spec": {**current.get("spec", {}), "finalizers": wanted}}
         self._admit(rt, "UPDATE", None, name, proposed, stored, "finalize")
         if wanted != stored.get("spec", {}).get("finalizers"):
-            stored["spec"] = {**stored.get("spec", {}), "finalizers": wanted}
-            stored["metadata"]["resourceVersion"] = self._next_rv()
-            self._emit(rt, "MODIFIED", stored, current)
-            if stored["metadata"].get("deletionTimestamp"):
+            # A new object, as every write stores one: watch events and their encodings name the
+            # stored object, which is never changed in place.
+            new = {
+                **stored,
+                "spec": {**stored.get("spec", {}), "finalizers": wanted},
+                "metadata": {**stored["metadata"], "resourceVersion": self._next_rv()},
+            }
+            self._store(rt)[key] = new
+            self._emit(rt, "MODIFIED", new, stored)
+            if new["metadata"].get("deletionTimestamp"):
                 self.pending.add((rt.group_resource, key))
                 self.wakeup.set()
+            stored = new
         return self.present(rt, stored)
 
     # -- controllers: namespace lifecycle, garbage collection, CRD clean-up ------------------

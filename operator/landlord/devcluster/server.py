@@ -617,6 +617,8 @@ class Api:
                 await response.write(b"".join(lines))
                 if watcher not in self.cluster.watchers:
                     break  # cut while these were queued (its wake-up was among them)
+                if deadline is not None and time.monotonic() >= deadline:
+                    break  # `timeoutSeconds` is kept while events keep coming
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:

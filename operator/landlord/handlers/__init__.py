@@ -2,6 +2,9 @@
 
 Thin on purpose: the reconcile logic is in `landlord.controller`. A registry is built per
 operator run (`build_registry`) so that tests and the playground can run several in turn.
+kopf watches the Tenants, the catalogue and the invoices; the children are watched by informers
+of our own (`informer.py`), started with the operator, whose events only keep an index and
+queue a tenant.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import gc
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +44,7 @@ from ..pipeline.overuse import invoice_suspends
 from ..providers import load_providers
 from ..render.view import TENANT_LABEL
 from ..sharding import Shard
+from . import informer
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +106,7 @@ class OperatorState:
     components: Callable[[], list[Component]] | None = None  # default: every shipped component
     indexes: Indexes = field(default_factory=Indexes)
     stop_flag: asyncio.Event | None = None  # set on SIGTERM/SIGINT once started (see `stop_on_signals`)
+    informers: list[asyncio.Task[None]] = field(default_factory=list)  # watching the children
 
 
 def define_indexes(indexes: Indexes, prefix: str, shard: Shard | None = None) -> None:
@@ -140,10 +145,13 @@ def define_indexes(indexes: Indexes, prefix: str, shard: Shard | None = None) ->
 
 
 async def prefill(indexes: Indexes, client: KubeClient) -> None:
-    """One paginated list per indexed kind (children and invoices by Landlord's labels), so that
-    the indexes are complete before the first reconcile; the watches keep them current after."""
+    """One paginated list per kind kopf watches and the indexes keep (invoices by Landlord's
+    label), so that the indexes are complete before the first reconcile; kopf's watches keep them
+    current after. (The children's informers make their own first list.)"""
     for kind in indexes.kinds():
-        selector = CHILD_SELECTOR if kind in CHILD_KINDS else TENANT_LABEL if kind == "Invoice" else None
+        if kind in CHILD_KINDS:
+            continue
+        selector = TENANT_LABEL if kind == "Invoice" else None
         try:
             async for page in client.pages(kind, label_selector=selector, page_size=LIST_PAGE):
                 for obj in page:
@@ -220,16 +228,22 @@ def build_registry(
         state.indexes = Indexes()  # a run of its own (a restart in the same process starts afresh)
         define_indexes(state.indexes, state.config.namespace_prefix, state.config.shard)
         await prefill(state.indexes, state.client)
-        settle_gc()
         providers = load_providers(state.config.raw)  # checked before kopf starts too (runner)
         components = state.components() if state.components is not None else None
         state.controller = Controller(
             state.config, state.client, Inventory(state.indexes), providers=providers, components=components
         )
+        informers = child_informers(state, state.client)
+        for watcher in informers:
+            await watcher.list()  # indexed before the first reconcile; watched from that list on
+        settle_gc()
         port = state.config.metrics_port
         if port:
             state.metrics_server = state.controller.metrics.serve(port)
         state.controller.indexes_ready()  # listed above: complete before the first reconcile
+        state.informers = [
+            asyncio.create_task(watcher.run(), name=f"landlord-watch-{watcher.kind.lower()}") for watcher in informers
+        ]
         state.controller.start()
         stop_on_signals(state)
 
@@ -239,14 +253,12 @@ def build_registry(
             state.metrics_server.shutdown()
             state.metrics_server.server_close()
             state.metrics_server = None
+        await informer.stop(state.informers)
+        state.informers = []
         if state.controller is not None:
             await state.controller.stop()
         if state.client is not None:
             await state.client.close()
-
-    # -- watch events: keep the indexes, queue reconciles ------------------------------------
-    for kind in CHILD_KINDS:
-        _child_event(registry, state, kind)
 
     # -- events: queue reconciles -------------------------------------------------------------
     @kopf.on.event(GROUP, VERSION, "tenants", registry=registry, id="tenant_event")
@@ -282,13 +294,29 @@ def _seen(memo: Any, body: Any) -> tuple[str | None, str]:
     return previous, current
 
 
-def _child_event(registry: kopf.OperatorRegistry, state: OperatorState, kind: str) -> None:
-    """A child changed or deleted by someone else queues its tenant at once (repair, observation)."""
-    target = KINDS[kind]
+def child_informers(state: OperatorState, client: KubeClient) -> list[informer.Informer]:
+    """An informer per child kind, by Landlord's labels (objects without them are never sent)."""
+    inventory = Inventory(state.indexes)
+
+    def indexed(kind: str) -> Callable[[], Iterable[dict[str, Any]]]:
+        return lambda: inventory.objects(kind)
+
+    return [
+        informer.Informer(
+            client, kind, child_events(state, kind), indexed(kind), selector=CHILD_SELECTOR, page_size=LIST_PAGE
+        )
+        for kind in CHILD_KINDS
+    ]
+
+
+def child_events(state: OperatorState, kind: str) -> informer.Deliver:
+    """A child changed or deleted by someone else queues its tenant at once (repair, observation).
+    The first list only fills the index (the tenants' own events queue them)."""
     prefix = state.config.namespace_prefix
 
-    async def event(type: str | None, body: Any, memo: Any, **_: Any) -> None:
-        state.indexes.observe(kind, body, deleted=type == "DELETED")
+    def deliver(type: str | None, body: dict[str, Any]) -> None:
+        deleted = type in ("DELETED", informer.GONE)
+        changed = state.indexes.observe(kind, body, deleted=deleted)
         controller = state.controller
         if controller is None:
             return
@@ -296,18 +324,14 @@ def _child_event(registry: kopf.OperatorRegistry, state: OperatorState, kind: st
         if home is None:  # not a name Landlord renders: a tenant's own object with copied labels
             controller.ignored(kind)
             return
-        previous, current = _seen(memo, body)
-        if type is None:
-            controller.relisted(kind)  # (also the listing at start: it may lack what the prefill has)
-            if previous is None or previous == current:
-                return  # the listing at start (the tenants' own events queue them), or listed again unchanged
-        obj = dict(body)
-        controller.child_changed(home, key_of(obj), None if type == "DELETED" else obj)
+        if type is None or (type == informer.LISTED and not changed):
+            return  # the first list (the tenants' own events queue them), or listed again unchanged
+        key = key_of(body)
+        if type == informer.GONE:
+            controller.missed_deletion(key)
+        controller.child_changed(home, key, None if deleted else body)
 
-    decorate = kopf.on.event(
-        target.group, target.version, target.plural, registry=registry, id=f"child_{kind.lower()}_event"
-    )
-    decorate(event)
+    return deliver
 
 
 def _catalog_event(registry: kopf.OperatorRegistry, state: OperatorState, kind: str) -> None:
@@ -370,11 +394,8 @@ def _invoices(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
 
 
 def watch_selectors(settings: kopf.OperatorSettings) -> None:
-    """Server-side label selectors on the child and invoice watches: objects without Landlord's
-    labels are never sent, parsed or queued (a handler's `labels=` filter would drop them only
-    after that)."""
-    for kind in CHILD_KINDS:
-        target = KINDS[kind]
-        settings.watching.label_selectors[(target.group, target.version, target.plural)] = CHILD_SELECTOR
+    """A server-side label selector on kopf's invoice watch: invoices without a tenant's label
+    are never sent, parsed or queued (a handler's `labels=` filter would drop them only after
+    that)."""
     invoices = KINDS["Invoice"]  # only an invoice of a tenant can suspend one
     settings.watching.label_selectors[(invoices.group, invoices.version, invoices.plural)] = TENANT_LABEL
