@@ -259,13 +259,18 @@ class KubeClient:
                 except ValueError:
                     body = text
                 raise KubeError(response.status, body, f"watch {kind}")
-            pending = b""
+            line = bytearray()  # each chunk is scanned once, however many a line takes
             async for chunk in response.content.iter_any():
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
+                start = 0
+                while (end := chunk.find(b"\n", start)) >= 0:
+                    line += chunk[start:end]
                     if line.strip():
                         yield json.loads(line)
+                    line.clear()
+                    start = end + 1
+                line += chunk[start:]
+            if line.strip():
+                yield json.loads(line)
 
     async def apply(self, obj: dict[str, Any], force: bool = True) -> dict[str, Any]:
         meta = obj["metadata"]

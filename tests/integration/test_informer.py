@@ -10,9 +10,10 @@ from typing import Any
 
 import kopf
 import pytest
+from aiohttp import web
 
 from landlord.devcluster import DevCluster
-from landlord.handlers.informer import GONE, LISTED, Informer
+from landlord.handlers.informer import GONE, LISTED, Informer, stop
 from landlord.kube import KubeClient
 from tests.helpers import eventually
 
@@ -145,3 +146,58 @@ async def test_an_event_larger_than_a_read_buffer_arrives_whole(cluster: DevClus
         assert next(iter(seen.held.values()))["data"] == big
     finally:
         await stopped(informer, task)
+
+
+async def test_a_failing_callback_neither_stops_the_watch_nor_the_clean_up(cluster: DevCluster) -> None:
+    store = cluster.cluster
+    seen = Seen()
+
+    def deliver(type_: str | None, obj: dict[str, Any]) -> None:
+        if obj["metadata"]["name"] == "poison":
+            raise KeyError("a bug in a handler")
+        seen.deliver(type_, obj)
+
+    client = KubeClient(kopf.ConnectionInfo(server=cluster.url), user_agent="informer-test")
+    informer = Informer(client, "ConfigMap", deliver, seen.known, selector=LABEL)
+    await informer.list()
+    task = asyncio.create_task(informer.run())
+    try:
+        store.create(store.find(*CMS), "default", configmap("poison"), "test")
+        store.create(store.find(*CMS), "default", configmap("fine"), "test")
+        await eventually(lambda: ("ADDED", "fine") in seen.events, timeout=5)
+        assert not task.done()
+    finally:
+        await stop([task])  # raises nothing
+        await client.close()
+
+
+async def test_a_watch_that_ends_at_once_is_made_again_with_a_growing_pause() -> None:
+    """A proxy that cuts every stream at once must not turn the informer into a busy loop."""
+    watches = 0
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        nonlocal watches
+        if request.query.get("watch") == "true":
+            watches += 1
+            return web.Response(body=b"", content_type="application/json")  # ends at once, no event
+        return web.json_response({"kind": "ConfigMapList", "metadata": {"resourceVersion": "5"}, "items": []})
+
+    app = web.Application()
+    app.router.add_get("/api/v1/configmaps", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    client = KubeClient(kopf.ConnectionInfo(server=f"http://127.0.0.1:{port}"), user_agent="informer-test")
+    informer = Informer(client, "ConfigMap", Seen().deliver, list, selector=LABEL)
+    informer.retry = 0.05
+    try:
+        await informer.list()
+        task = asyncio.create_task(informer.run())
+        await asyncio.sleep(1.0)
+        await stop([task])
+        assert 3 <= watches <= 6  # 0.05 + 0.1 + 0.2 + 0.4 s of pauses in that second
+    finally:
+        await client.close()
+        await runner.cleanup()

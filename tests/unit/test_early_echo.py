@@ -4,6 +4,9 @@ not an echo, come while the tenant's reconcile runs, queues it once the reconcil
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from types import SimpleNamespace
 from typing import Any
 
 import kopf
@@ -13,6 +16,7 @@ from landlord.controller import Controller
 from landlord.indexes import Indexes
 from landlord.inventory import Inventory
 from landlord.kube import KubeClient
+from tests.helpers import eventually
 
 KEY = ("ConfigMap", "t-acme", "landlord-entitlements")
 TENANT = ("Tenant", "acme")
@@ -58,4 +62,39 @@ async def test_someone_elses_change_during_the_reconcile_queues_the_tenant_after
 async def test_a_change_while_nothing_runs_queues_at_once() -> None:
     ctl = controller()
     ctl.child_changed("acme", KEY, configmap("9"))
+    assert await ctl.queue.get() == TENANT
+
+
+async def test_a_worker_runs_the_tenant_again_after_a_change_held_during_its_reconcile() -> None:
+    ctl = controller()
+    ctl.indexed.set()
+    runs = 0
+
+    async def process(key: Any) -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            ctl.child_changed("acme", KEY, configmap("8"))  # someone else's change, held meanwhile
+
+    ctl.process = process  # type: ignore[method-assign]
+    worker = asyncio.create_task(ctl._worker())
+    try:
+        ctl.queue.add(TENANT)
+        await eventually(lambda: runs == 2, timeout=2)
+        assert not ctl._early
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+
+
+async def test_a_standby_replica_holds_no_events() -> None:
+    """A standby's workers wait for the shard's Lease with their keys taken: the events of those
+    tenants are not held (nothing would settle them), they mark the tenants to run again."""
+    ctl = controller()
+    ctl.lease = SimpleNamespace(held=asyncio.Event())  # type: ignore[assignment]
+    await reconciling(ctl)
+    ctl.child_changed("acme", KEY, configmap("8"))
+    assert not ctl._early
+    ctl.queue.done(TENANT)
     assert await ctl.queue.get() == TENANT

@@ -233,6 +233,11 @@ class Controller:
                 self.settle_early(key)
                 self.queue.done(key)
 
+    def acting(self) -> bool:
+        """Whether this replica reconciles now (a standby's workers wait for the shard's Lease,
+        holding their keys meanwhile)."""
+        return self.lease is None or self.lease.held.is_set()
+
     def settle_early(self, key: Any) -> None:
         """After a tenant's reconcile: the events that came meanwhile and were not its own writes'
         echoes queue it again (it runs once more)."""
@@ -240,8 +245,7 @@ class Controller:
             return
         mine = [child for child, (tenant, _) in self._early.items() if tenant == key[1]]
         for child in mine:
-            del self._early[child]
-            self._written.pop(child, None)
+            del self._early[child]  # (a write of this reconcile whose echo is still to come stays recognised)
         if mine:
             self.queue.add(key)
 
@@ -388,7 +392,7 @@ class Controller:
             if self._written.get(key) == version:
                 del self._written[key]  # the echo came: nothing more to recognise
                 return
-            if tenant and self.queue.running(("Tenant", tenant)):
+            if tenant and self.queue.running(("Tenant", tenant)) and self.acting():
                 self._early.setdefault(key, (tenant, set()))[1].add(version)  # see `settle_early`
                 return
         else:

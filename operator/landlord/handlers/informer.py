@@ -16,8 +16,8 @@ kept: the kind is listed again, and an object the new list lacks was deleted mea
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -32,7 +32,9 @@ logger = logging.getLogger(__name__)
 LISTED = "LISTED"  # an object of a list made again after 410 Gone (the callback compares versions)
 GONE = "GONE"  # an object that list lacks: deleted while the watch was away
 WATCH_TIMEOUT = 300  # seconds a watch request lasts before it is made again (kopf's server_timeout was the same)
-RETRY = 1.0  # seconds before a failed list or watch is tried again
+RETRY = 1.0  # seconds before a failed list or watch is tried again (doubled at each failure in a row)
+MAX_RETRY = 30.0
+MIN_WATCH = 1.0  # seconds: a watch that ended sooner counts as a failure (a proxy cutting streams)
 
 
 class Expired(Exception):
@@ -79,28 +81,40 @@ class Informer:
                 obj.setdefault("apiVersion", target.api_version)
                 obj.setdefault("kind", self.kind)
                 uids.add(_uid(obj))
-                self.deliver(LISTED if again else None, obj)
+                self._deliver(LISTED if again else None, obj)
         if again:
             for obj in [o for o in self.known() if _uid(o) not in uids]:
-                self.deliver(GONE, obj)
+                self._deliver(GONE, obj)
         self.version = listed.resource_version
 
     async def run(self) -> None:
-        """Watches from the last list until cancelled: made again when the server ends it, after
-        `retry` seconds when it fails, listed again on 410 Gone."""
+        """Watches from the last list until cancelled: made again when the server ends it, listed
+        again on 410 Gone; after a failure, or a watch that ended at once, it waits `retry`
+        seconds, doubled at each failure in a row up to `MAX_RETRY`."""
+        failures = 0
         while True:
+            started = time.monotonic()
             try:
                 await self._watch()
+                failures = 0 if time.monotonic() - started >= MIN_WATCH else failures + 1
             except asyncio.CancelledError:
                 raise
             except Expired:
                 logger.info("the watch of %s expired (410 Gone): listing it again", self.kind)
                 await self._list_again()
+                failures = 0
+                continue
             except (KubeError, aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
-                logger.warning("the watch of %s failed (again in %ss): %s", self.kind, self.retry, redact(exc))
-                await asyncio.sleep(self.retry)
+                failures += 1
+                logger.warning("the watch of %s failed: %s", self.kind, redact(exc))
+            if failures:
+                await asyncio.sleep(self._backoff(failures))
+
+    def _backoff(self, failures: int) -> float:
+        return float(min(self.retry * 2 ** (failures - 1), MAX_RETRY))
 
     async def _list_again(self) -> None:
+        failures = 0
         while True:
             try:
                 await self.list(again=True)
@@ -108,20 +122,23 @@ class Informer:
             except asyncio.CancelledError:
                 raise
             except (KubeError, aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
-                logger.warning("listing %s failed (again in %ss): %s", self.kind, self.retry, redact(exc))
-                await asyncio.sleep(self.retry)
+                failures += 1
+                logger.warning("listing %s failed: %s", self.kind, redact(exc))
+                await asyncio.sleep(self._backoff(failures))
 
     async def _watch(self) -> None:
         try:
             async for event in self.client.watch(self.kind, self.version, self.selector, self.watch_timeout):
-                kind, obj = event.get("type"), event.get("object") or {}
+                kind, obj = event.get("type"), event.get("object")
+                if not isinstance(obj, dict):
+                    raise ValueError(f"a watch event of {self.kind} without an object: {str(event)[:200]}")
                 if kind == "ERROR":
                     if obj.get("code") == 410:
                         raise Expired()
                     raise KubeError(int(obj.get("code") or 500), obj, f"watch {self.kind}")
                 version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
                 if kind != "BOOKMARK":
-                    self.deliver(str(kind), obj)
+                    self._deliver(str(kind), obj)
                 if version:
                     self.version = version
         except KubeError as exc:
@@ -129,16 +146,36 @@ class Informer:
                 raise Expired() from exc
             raise
 
+    def _deliver(self, type_: str | None, obj: dict[str, Any]) -> None:
+        """One event to the callback; its failure is logged and the watch goes on (as kopf keeps
+        a failing handler's watch): the object is looked at again by the drift pass."""
+        try:
+            self.deliver(type_, obj)
+        except Exception:
+            meta = obj.get("metadata") or {}
+            logger.exception(
+                "handling the %s event of %s %s/%s failed",
+                type_ or "listed",
+                self.kind,
+                meta.get("namespace") or "",
+                meta.get("name") or "",
+            )
+
 
 def _uid(obj: dict[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("uid") or "")
 
 
 async def stop(tasks: Iterable[asyncio.Task[None]]) -> None:
-    """Cancels informer tasks and waits for them."""
+    """Cancels informer tasks and waits for them (one that had ended with an error is logged:
+    the rest of the clean-up still runs)."""
     pending = list(tasks)
     for task in pending:
         task.cancel()
     for task in pending:
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await task
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            logger.exception("an informer had stopped with an error")
