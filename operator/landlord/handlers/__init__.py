@@ -233,17 +233,19 @@ def build_registry(
         state.controller = Controller(
             state.config, state.client, Inventory(state.indexes), providers=providers, components=components
         )
-        informers = child_informers(state, state.client)
-        for watcher in informers:
-            await watcher.list()  # indexed before the first reconcile; watched from that list on
+        await informer.stop(state.informers)  # a start-up kopf retries: none of the last attempt's
+        state.informers = []
+        for watcher in child_informers(state, state.client):
+            # Indexed before the first reconcile, watched from that list on at once (what changes
+            # meanwhile queues its tenant; the workers wait for the indexes): the later kinds'
+            # lists must not outlast the API server's window of events for the first ones.
+            await watcher.list()
+            state.informers.append(asyncio.create_task(watcher.run(), name=f"landlord-watch-{watcher.kind.lower()}"))
         settle_gc()
         port = state.config.metrics_port
         if port:
             state.metrics_server = state.controller.metrics.serve(port)
         state.controller.indexes_ready()  # listed above: complete before the first reconcile
-        state.informers = [
-            asyncio.create_task(watcher.run(), name=f"landlord-watch-{watcher.kind.lower()}") for watcher in informers
-        ]
         state.controller.start()
         stop_on_signals(state)
 
