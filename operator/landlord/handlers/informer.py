@@ -3,8 +3,9 @@ each change handed to a callback: what the operator uses for the children, whose
 keep an index and queue a tenant.
 
 kopf processed each child event through its own machinery (a worker per object, causes, handler
-invocation, a logger per event): half of the operator's CPU while provisioning, for ten events
-per tenant whose handling is a few lines of ours. kopf keeps the Tenants and the catalogue.
+invocation, a logger per event): with the other kinds' events, about half of the operator's CPU
+while provisioning, for events whose handling is a few lines of ours. kopf keeps the Tenants,
+the catalogue and the invoices.
 
 What the API server documents for watches
 (https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes):
