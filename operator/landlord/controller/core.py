@@ -1,14 +1,14 @@
 """The controller: a work queue of keys, workers, the drift pass, and what queues what.
 
-kopf handlers only call the triggers here (`tenant_changed`, `catalog_changed`,
-`child_changed`); workers run the tenant reconcile (`tenants.py`) or the catalogue usage
-reconcile (`usage.py`) for each key. Failures are retried with backoff.
+kopf's handlers and the children's informers only call the triggers here (`tenant_changed`,
+`catalog_changed`, `child_changed`); workers run the tenant reconcile (`tenants.py`) or the
+catalogue usage reconcile (`usage.py`) for each key. Failures are retried with backoff.
 
 Nothing is reconciled before every index is listed (`indexes_ready`, after the lists at start):
 a reconcile over a half-filled index would apply children that exist, or refuse a tenant whose
 plan is not listed yet. When kopf lists a kind (its first listing, or again after its watch
 failed: `relisted`), the indexes are checked against a fresh list (`resync`): no event says
-what was deleted in between.
+what was deleted in between. (The children's informers do that themselves when they list again.)
 """
 
 from __future__ import annotations
