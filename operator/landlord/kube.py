@@ -46,6 +46,14 @@ class Listed:
     resource_version: str = ""
 
 
+def _decoded(text: str) -> Any:
+    """An answer's body: its JSON (a Status, an object), or the text when it is not JSON."""
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return text
+
+
 class KubeError(Exception):
     """An error answered by the API server (a Status), with its code and reason."""
 
@@ -141,14 +149,13 @@ class KubeClient:
         content_type: str = "application/json",
         params: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(headers=self._headers)
+        session = self._opened()
         self.counts["writes" if method in ("POST", "PUT", "PATCH", "DELETE") else "reads"] += 1
         self.counts[method] += 1
         data = None
         if body is not None:
             data = body if isinstance(body, str) else json.dumps(body)
-        async with self._session.request(
+        async with session.request(
             method,
             self.server + path,
             data=data,
@@ -156,12 +163,12 @@ class KubeClient:
             ssl=self._ssl,
             headers={"Content-Type": content_type},
         ) as response:
-            text = await response.text()
-            try:
-                payload = json.loads(text) if text else None
-            except ValueError:
-                payload = text
-            return response.status, payload
+            return response.status, _decoded(await response.text())
+
+    def _opened(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(headers=self._headers)
+        return self._session
 
     async def _checked(
         self,
@@ -236,8 +243,7 @@ class KubeClient:
         """One watch request of a kind (every namespace) from `resource_version`, with bookmarks:
         its events as the server sends them, until the server ends the stream (`timeout_seconds`).
         An event is read whole however long its line (an object can be up to 1.5 MiB)."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession(headers=self._headers)
+        session = self._opened()
         params = {
             "watch": "true",
             "resourceVersion": resource_version,
@@ -249,16 +255,11 @@ class KubeClient:
         self.counts["watches"] += 1
         # No total timeout: the stream lasts `timeout_seconds`; silence for longer than that is a dead connection.
         timeout = aiohttp.ClientTimeout(total=None, sock_read=timeout_seconds + WATCH_SILENCE)
-        async with self._session.get(
+        async with session.get(
             self.server + KINDS[kind].path(), params=params, ssl=self._ssl, timeout=timeout
         ) as response:
             if response.status >= 400:
-                text = await response.text()
-                try:
-                    body: Any = json.loads(text)
-                except ValueError:
-                    body = text
-                raise KubeError(response.status, body, f"watch {kind}")
+                raise KubeError(response.status, _decoded(await response.text()), f"watch {kind}")
             line = bytearray()  # each chunk is scanned once, however many a line takes
             async for chunk in response.content.iter_any():
                 start = 0

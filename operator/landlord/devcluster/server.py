@@ -629,8 +629,7 @@ class Api:
         """One watch event, encoded. Every watch of a kind gets the same event: it is encoded
         once for all of them (stored objects are replaced by a write, never changed, so the
         object's identity and the version it is shown in name the encoding)."""
-        # Serialised at once and never changed: a shallow copy in the watched version.
-        shown = {**obj, "apiVersion": rt.api_version, "kind": rt.kind}
+        shown = self.cluster.view(rt, obj)
         if table:
             payload = to_table(rt, [shown], shown["metadata"]["resourceVersion"], include_object)
             return json.dumps({"type": kind, "object": payload}, separators=(",", ":")).encode() + b"\n"

@@ -136,12 +136,11 @@ class ObjectStore:
         seconds and for the `SNAPSHOTS` most recent lists; a token past that answers 410 Expired,
         as a continue token older than etcd's compaction does.
         """
-        version = {"apiVersion": rt.api_version, "kind": rt.kind}
         if not token:
             matched = self._matching(rt, namespace, matches)
             resource_version = str(self.rv)
             first = matched[:limit] if limit else matched
-            items = [{**obj, **version} for _, obj in first]
+            items = [self.view(rt, obj) for _, obj in first]
             if len(first) == len(matched):
                 return items, resource_version, ""
             after = first[-1][0]
@@ -162,7 +161,7 @@ class ObjectStore:
         self._snapshots.move_to_end(position.snapshot)
         start = bisect.bisect_right(snapshot.keys, (position.namespace, position.name))
         end = len(snapshot.keys) if not limit else min(len(snapshot.keys), start + limit)
-        items = [{**obj, **version} for obj in snapshot.objects[start:end]]
+        items = [self.view(rt, obj) for obj in snapshot.objects[start:end]]
         if end >= len(snapshot.keys):
             self._snapshots.pop(position.snapshot, None)  # read to the end: not needed again
             return items, snapshot.resource_version, ""

@@ -24,6 +24,7 @@ from typing import Any
 
 import aiohttp
 
+from ..inventory import uid_of
 from ..kinds import KINDS
 from ..kube import KubeClient, KubeError, Listed
 from ..redaction import redact
@@ -36,6 +37,11 @@ WATCH_TIMEOUT = 300  # seconds a watch request lasts before it is made again (ko
 RETRY = 1.0  # seconds before a failed list or watch is tried again (doubled at each failure in a row)
 MAX_RETRY = 30.0
 MIN_WATCH = 1.0  # seconds: a watch that ended sooner counts as a failure (a proxy cutting streams)
+
+
+# What a list or a watch is tried again after (the API server's answers, the connection, a body
+# that is not what a watch sends).
+RETRIED = (KubeError, aiohttp.ClientError, TimeoutError, OSError, ValueError)
 
 
 class Expired(Exception):
@@ -81,10 +87,10 @@ class Informer:
                 # A list's items carry no kind (a watch event's object does).
                 obj.setdefault("apiVersion", target.api_version)
                 obj.setdefault("kind", self.kind)
-                uids.add(_uid(obj))
+                uids.add(uid_of(obj))
                 self._deliver(LISTED if again else None, obj)
         if again:
-            for obj in [o for o in self.known() if _uid(o) not in uids]:
+            for obj in [o for o in self.known() if uid_of(o) not in uids]:
                 self._deliver(GONE, obj)
         self.version = listed.resource_version
 
@@ -105,7 +111,7 @@ class Informer:
                 await self._list_again()
                 failures = 0
                 continue
-            except (KubeError, aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            except RETRIED as exc:
                 failures += 1
                 logger.warning("the watch of %s failed: %s", self.kind, redact(exc))
             if failures:
@@ -122,7 +128,7 @@ class Informer:
                 return
             except asyncio.CancelledError:
                 raise
-            except (KubeError, aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            except RETRIED as exc:
                 failures += 1
                 logger.warning("listing %s failed: %s", self.kind, redact(exc))
                 await asyncio.sleep(self._backoff(failures))
@@ -161,10 +167,6 @@ class Informer:
                 meta.get("namespace") or "",
                 meta.get("name") or "",
             )
-
-
-def _uid(obj: dict[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("uid") or "")
 
 
 async def stop(tasks: Iterable[asyncio.Task[None]]) -> None:
